@@ -1,0 +1,2 @@
+;; The smallest module: no imports, no memory, nothing to declare.
+(module)
