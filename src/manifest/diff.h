@@ -47,7 +47,11 @@ typedef struct pm_risk {
 /* The built-in list: env *SECRET* *TOKEN* *PASSWORD* *_KEY, net *, write /. Static. */
 const pm_risk *pm_risk_default(void);
 
-/* Whether value of cap is HIGH RISK under rules; *why gets the matching rule. */
+/*
+ * Whether value of cap is HIGH RISK under rules (NULL: pm_risk_default());
+ * *why (may be NULL) gets the matching rule, borrowed from rules: a glob of
+ * env_globs, or an entry of net or write. read values are never HIGH RISK.
+ */
 bool pm_risk_match(const pm_risk *rules, pm_cap cap, const char *value,
                    const char **why);
 
@@ -55,8 +59,15 @@ typedef struct pm_diff_entry {
     pm_cap cap;
     pm_change change;
     char *value;    /* owned */
-    bool high_risk;
-    char *note;     /* owned, may be NULL: "broadens api.example.com:443", "was read-only" */
+    bool high_risk; /* the value matches a HIGH RISK rule; always false for PM_REMOVED */
+    const char *risk_rule; /* borrowed from the rules, NULL unless high_risk: "*_KEY" */
+    /*
+     * owned, may be NULL. PM_NEW: "broadens api.example.com:443", "was
+     * read-only", "was read-only under /data"; PM_NARROWED: "within /data",
+     * "within write /data"; PM_REMOVED: "still granted by *.example.com:443"
+     * when a broader NEW entry keeps granting it.
+     */
+    char *note;
 } pm_diff_entry;
 
 typedef enum pm_verdict { PM_VERDICT_UNCHANGED, PM_VERDICT_REDUCED, PM_VERDICT_ELEVATED } pm_verdict;
@@ -68,19 +79,35 @@ typedef struct pm_diff {
     char *old_version, *new_version;
     bool old_has_memory, new_has_memory;
     uint64_t old_memory, new_memory;
-    pm_change memory_change;       /* PM_NEW when it grew (or appeared) */
-    pm_diff_entry *entries;        /* owned; sorted by cap, then value */
+    /*
+     * No memory_max is no limit, the most memory there is. PM_NEW when the
+     * limit grew or disappeared, PM_NARROWED when it shrank or appeared.
+     */
+    pm_change memory_change;
+    pm_diff_entry *entries;        /* owned; sorted by cap, then value bytewise */
     size_t count;
     pm_verdict verdict;
-    size_t n_new, n_removed, n_narrowed, n_unchanged, n_high_risk;
+    size_t n_new, n_removed, n_narrowed, n_unchanged;
+    size_t n_high_risk; /* PM_NEW entries marked HIGH RISK */
+    size_t n_lost;      /* PM_REMOVED entries that no NEW entry still grants */
     char *explanation;             /* owned, may be NULL: gaining or losing a manifest */
 } pm_diff;
 
 /*
  * Compare. old or new_ may be NULL for "this module has no manifest".
  * A module losing its manifest is ELEVATED (what it needs is no longer
- * declared); a module gaining one is compared as if OLD declared nothing.
- * *out owned by the caller (pm_diff_free).
+ * declared; no entries are listed, the explanation says what OLD declared);
+ * a module gaining one is compared as if OLD declared nothing; when neither
+ * has one the verdict is UNCHANGED with an explanation. rules NULL means
+ * pm_risk_default(); the strings of rules must outlive *out (risk_rule
+ * points to one).
+ *
+ * Verdict: ELEVATED when an entry is PM_NEW or memory_change is PM_NEW;
+ * otherwise REDUCED when n_lost > 0 or memory_change is PM_NARROWED;
+ * otherwise UNCHANGED. Names and versions never change the verdict.
+ *
+ * *out owned by the caller (pm_diff_free), also after a failure (then
+ * empty). Errors: PERCH_E_IO "out of memory".
  */
 perch_err_kind pm_diff_compute(const pm_manifest *old, const pm_manifest *new_,
                                const pm_risk *rules, pm_diff *out, perch_err *err);

@@ -81,6 +81,95 @@ perch_err_kind pm_from_json(const char *text, size_t len, pm_manifest *out,
  */
 perch_err_kind pm_to_json(const pm_manifest *m, pb_buf *out, perch_err *err);
 
+/*
+ * Check a whole manifest against every rule of schema 1: schema is 1, name
+ * and version present and valid, every list entry valid and listed once,
+ * memory_max within PM_MEMORY_LIMIT. The writers call it first, so every
+ * payload perch writes reads back. Messages name the key and the rule, e.g.
+ * `needs_read[2] "/a/../b": contains a '..' component`.
+ */
+perch_err_kind pm_validate(const pm_manifest *m, perch_err *err);
+
+/* ---- the schema's keys and the readers' shared steps --------------------- */
+
+/*
+ * The keys of schema 1 in schema order (the order of the table in DESIGN.md
+ * and of the JSON form).
+ */
+typedef enum pm_key {
+    PM_KEY_SCHEMA,
+    PM_KEY_NAME,
+    PM_KEY_VERSION,
+    PM_KEY_NEEDS_READ,
+    PM_KEY_NEEDS_WRITE,
+    PM_KEY_NEEDS_NET,
+    PM_KEY_NEEDS_ENV,
+    PM_KEY_MEMORY_MAX,
+    PM_KEY__COUNT
+} pm_key;
+
+/* "schema", "name", ... Static. */
+const char *pm_key_name(pm_key key);
+
+/* The type of a key's value in the schema: "uint", "text" or "array". Static. */
+const char *pm_key_type(pm_key key);
+
+/* The list a list key names (needs_read ...), or NULL for other keys. */
+pm_list *pm_key_list(pm_manifest *m, pm_key key);
+
+/*
+ * The steps both readers (CBOR and JSON) share, so that each rule and each
+ * message has one home. A reader walks its input, calls these in input
+ * order, and finishes with pm_read_finish. `at` is the byte offset of the
+ * item in the input for messages (PERCH_NO_OFFSET when unknown). Every
+ * failure is PERCH_E_MANIFEST_MALFORMED (or PERCH_E_IO for out of memory);
+ * the manifest may then hold part of the input and the caller frees it.
+ */
+typedef struct pm_reader {
+    pm_manifest *m;             /* borrowed, being filled */
+    unsigned seen;              /* bit (1 << pm_key) per key read */
+    size_t cap[PM_KEY__COUNT];  /* allocated slots of each list */
+} pm_reader;
+
+void pm_read_init(pm_reader *r, pm_manifest *m);
+/* A map key: well-formed UTF-8, a schema key, not seen before. */
+perch_err_kind pm_read_key(pm_reader *r, const uint8_t *s, size_t len,
+                           uint64_t at, pm_key *out, perch_err *err);
+/* The value of schema or memory_max. */
+perch_err_kind pm_read_uint(pm_reader *r, pm_key key, uint64_t v, uint64_t at,
+                            perch_err *err);
+/* The value of name or version (raw bytes, checked here). */
+perch_err_kind pm_read_text(pm_reader *r, pm_key key, const uint8_t *s,
+                            size_t len, uint64_t at, perch_err *err);
+/* Append one entry to a list key (raw bytes, checked here). */
+perch_err_kind pm_read_entry(pm_reader *r, pm_key key, const uint8_t *s,
+                             size_t len, uint64_t at, perch_err *err);
+/*
+ * "WHERE: expected EXPECTED, found FOUND", WHERE being `key "name"` or,
+ * when index != SIZE_MAX, `needs_read[2]`.
+ */
+perch_err_kind pm_read_type_error(pm_key key, size_t index, uint64_t at,
+                                  const char *expected, const char *found,
+                                  perch_err *err);
+/* Missing keys, duplicate entries, every value rule (pm_validate). */
+perch_err_kind pm_read_finish(pm_reader *r, perch_err *err);
+
+/*
+ * Fill err with kind manifest_malformed; with pb_fail_at's byte offset when
+ * at != PERCH_NO_OFFSET.
+ */
+perch_err_kind pm_fail(perch_err *err, uint64_t at, const char *fmt, ...)
+    PB_PRINTF(3, 4);
+
+/*
+ * Write s (len bytes, any content) into dst as a quoted string safe to
+ * print: control characters, DEL, '"' and backslash escaped (\xNN, \",
+ * \\), non-ASCII bytes kept when s is well-formed UTF-8 and escaped
+ * otherwise, cut with "..." after 64 bytes of input. dst always ends with
+ * NUL.
+ */
+void pm_quote(char *dst, size_t cap, const uint8_t *s, size_t len);
+
 /* ---- single-value rules, shared by the readers and by other layers ------ */
 
 /*

@@ -3,11 +3,21 @@
  * another. The readers (CBOR and JSON) and the diff share these, so each
  * rule has exactly one home.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "manifest/manifest.h"
+
+/*
+ * ASCII classes, independent of the locale: a rule must not accept a byte
+ * in one environment that it refuses in another.
+ */
+static bool a_digit(int c) { return c >= '0' && c <= '9'; }
+static bool a_lower(int c) { return c >= 'a' && c <= 'z'; }
+static bool a_upper(int c) { return c >= 'A' && c <= 'Z'; }
+static bool a_alpha(int c) { return a_lower(c) || a_upper(c); }
+static bool a_alnum(int c) { return a_alpha(c) || a_digit(c); }
+static bool a_xdigit(int c) { return a_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 static bool reject(const char **why, const char *reason)
 {
@@ -71,10 +81,10 @@ bool pm_check_env(const char *name, const char **why)
         return reject(why, "is empty");
     if (len > PM_MAX_NAME)
         return reject(why, "is longer than 256 bytes");
-    if (!(isalpha((unsigned char)name[0]) || name[0] == '_'))
+    if (!(a_alpha((unsigned char)name[0]) || name[0] == '_'))
         return reject(why, "must start with a letter or '_'");
     for (size_t i = 0; i < len; i++)
-        if (!(isalnum((unsigned char)name[i]) || name[i] == '_'))
+        if (!(a_alnum((unsigned char)name[i]) || name[i] == '_'))
             return reject(why, "may contain only letters, digits and '_'");
     return true;
 }
@@ -82,11 +92,11 @@ bool pm_check_env(const char *name, const char **why)
 /* A semver number: "0" or digits without a leading zero. */
 static const char *semver_number(const char *p)
 {
-    if (!isdigit((unsigned char)*p))
+    if (!a_digit((unsigned char)*p))
         return NULL;
     if (*p == '0')
-        return isdigit((unsigned char)p[1]) ? NULL : p + 1;
-    while (isdigit((unsigned char)*p))
+        return a_digit((unsigned char)p[1]) ? NULL : p + 1;
+    while (a_digit((unsigned char)*p))
         p++;
     return p;
 }
@@ -97,8 +107,8 @@ static const char *semver_idents(const char *p, bool numeric_rule)
     for (;;) {
         const char *start = p;
         bool all_digits = true;
-        while (isalnum((unsigned char)*p) || *p == '-') {
-            if (!isdigit((unsigned char)*p))
+        while (a_alnum((unsigned char)*p) || *p == '-') {
+            if (!a_digit((unsigned char)*p))
                 all_digits = false;
             p++;
         }
@@ -130,12 +140,12 @@ bool pm_check_semver(const char *v, const char **why)
     }
     if (*p == '-') {
         p = semver_idents(p + 1, true);
-        if (!p)
+        if (!p || (*p && *p != '+'))
             return reject(why, "has a malformed pre-release part");
     }
     if (*p == '+') {
         p = semver_idents(p + 1, false);
-        if (!p)
+        if (!p || *p)
             return reject(why, "has malformed build metadata");
     }
     if (*p)
@@ -161,9 +171,9 @@ static bool dns_name(const char *h, size_t len, const char **why)
             label = 0;
             continue;
         }
-        if (isupper((unsigned char)c))
+        if (a_upper((unsigned char)c))
             return reject(why, "has uppercase letters in its host (write hosts in lowercase)");
-        if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-'))
+        if (!(a_lower((unsigned char)c) || a_digit((unsigned char)c) || c == '-'))
             return reject(why, "has a character not allowed in a host name");
         if (++label > 63)
             return reject(why, "has a host label longer than 63 bytes");
@@ -179,7 +189,7 @@ static bool ipv4_literal(const char *h, size_t len)
     while (i < len) {
         unsigned v = 0;
         size_t start = i;
-        while (i < len && isdigit((unsigned char)h[i]) && i - start < 4)
+        while (i < len && a_digit((unsigned char)h[i]) && i - start < 4)
             v = v * 10 + (unsigned)(h[i++] - '0');
         if (i == start || i - start > 3 || v > 255 || (h[start] == '0' && i - start > 1))
             return false;
@@ -198,7 +208,7 @@ static bool ipv4_literal(const char *h, size_t len)
 static bool all_numeric_labels(const char *h, size_t len)
 {
     for (size_t i = 0; i < len; i++)
-        if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+        if (!a_digit((unsigned char)h[i]) && h[i] != '.')
             return false;
     return true;
 }
@@ -220,7 +230,7 @@ static bool ipv6_literal(const char *h, size_t len)
     }
     while (i < len) {
         size_t start = i;
-        while (i < len && isxdigit((unsigned char)h[i]))
+        while (i < len && a_xdigit((unsigned char)h[i]))
             i++;
         if (i < len && h[i] == '.') {
             /* embedded IPv4 ends the address */
@@ -250,7 +260,7 @@ static bool ipv6_literal(const char *h, size_t len)
         }
     }
     for (size_t k = 0; k < len; k++)
-        if (isupper((unsigned char)h[k]))
+        if (a_upper((unsigned char)h[k]))
             return false;
     return gap ? groups < 8 : groups == 8;
 }
@@ -282,7 +292,7 @@ static bool net_parse(const char *pattern, pm_net *out, const char **why)
         const char *close = strchr(pattern, ']');
         if (!close)
             return reject(why, "has a malformed IPv6 literal (write [addr]:port)");
-        if (colon < close)
+        if (colon && colon < close)
             colon = NULL;
     }
     if (!colon)
@@ -292,7 +302,7 @@ static bool net_parse(const char *pattern, pm_net *out, const char **why)
     if (colon[1] == '0')
         return reject(why, "has a port out of range (1 to 65535, no leading zeros)");
     for (const char *q = colon + 1; *q; q++) {
-        if (!isdigit((unsigned char)*q))
+        if (!a_digit((unsigned char)*q))
             return reject(why, "has a port that is not a number");
         port = port * 10 + (unsigned long)(*q - '0');
         if (port > 65535)
@@ -318,6 +328,8 @@ static bool net_parse(const char *pattern, pm_net *out, const char **why)
         host += 2;
     }
     hlen = (size_t)(end - host);
+    if (hlen == 0)
+        return reject(why, "has an empty host");
     if (memchr(host, '*', hlen))
         return reject(why, "has a '*' that is not a whole leading label (write *.example.com:443 or *)");
     if (memchr(host, ':', hlen))

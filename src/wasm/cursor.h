@@ -64,7 +64,7 @@ bool pw_leb_s_slow(pw_cursor *c, unsigned bits, int64_t *out, const char *what);
 /* u32: the one-byte case inline, the rest out of line. */
 static inline bool pw_u32(pw_cursor *c, uint32_t *out, const char *what)
 {
-    uint64_t v;
+    uint64_t v = 0;
     if (c->pos < c->end && c->base[c->pos] < 0x80) {
         *out = c->base[c->pos++];
         return true;
@@ -82,7 +82,7 @@ static inline bool pw_u64(pw_cursor *c, uint64_t *out, const char *what)
 
 static inline bool pw_s32(pw_cursor *c, int32_t *out, const char *what)
 {
-    int64_t v;
+    int64_t v = 0;
     if (!pw_leb_s_slow(c, 32, &v, what))
         return false;
     *out = (int32_t)v;

@@ -65,6 +65,7 @@ perch_err_kind pw_layout_read(const uint8_t *bytes, size_t len, pw_layout *out,
     pw_cursor c = pw_cursor_make(bytes, 0, len, err);
     unsigned last_rank = 0;
     size_t cap = 0;
+    perch_err_kind rc = PERCH_E_WASM_MALFORMED;
 
     memset(out, 0, sizeof *out);
     if (len < 4 || memcmp(bytes, magic, 4) != 0)
@@ -127,7 +128,7 @@ perch_err_kind pw_layout_read(const uint8_t *bytes, size_t len, pw_layout *out,
             out->known[id] = out->count + 1;
         }
         if (!push_section(out, &cap, &s)) {
-            pb_fail(err, PERCH_E_IO, "out of memory reading the section table");
+            rc = pb_fail(err, PERCH_E_IO, "out of memory reading the section table");
             goto fail;
         }
         c.pos = s.payload + size;
@@ -135,7 +136,7 @@ perch_err_kind pw_layout_read(const uint8_t *bytes, size_t len, pw_layout *out,
     return PERCH_OK;
 fail:
     pw_layout_free(out);
-    return err ? err->kind : PERCH_E_WASM_MALFORMED;
+    return rc;
 }
 
 const pw_section *pw_layout_section(const pw_layout *layout, unsigned id)
