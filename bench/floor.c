@@ -7,6 +7,7 @@
  *                                     for the digest lines they print)
  *   perch-bench-floor read FILE...    read each FILE whole (what a command
  *                                     that loads whole modules must do)
+ *   (both keep every file in memory to the end, as diff keeps both modules)
  *   perch-bench-floor mmap-sha256 FILE...
  *                                     the same digests over a read-only
  *                                     mapping of each FILE instead of a copy
@@ -78,7 +79,9 @@ static int mmap_sha256(const char *path)
 int main(int argc, char **argv)
 {
     perch_err err;
+    pb_buf *bufs;
     bool hash;
+    int rc = 0;
 
     if (argc < 3 || (strcmp(argv[1], "sha256") != 0 && strcmp(argv[1], "read") != 0 &&
                      strcmp(argv[1], "mmap-sha256") != 0)) {
@@ -86,30 +89,34 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "mmap-sha256") == 0) {
-        for (int i = 2; i < argc; i++) {
-            int rc = mmap_sha256(argv[i]);
-            if (rc != 0)
-                return rc;
-        }
-        return 0;
+        for (int i = 2; i < argc && rc == 0; i++)
+            rc = mmap_sha256(argv[i]);
+        return rc;
     }
     hash = strcmp(argv[1], "sha256") == 0;
     perch_err_clear(&err);
-    for (int i = 2; i < argc; i++) {
-        pb_buf b;
-        if (pb_file_read(argv[i], &b, &err) != PERCH_OK)
-            return fail(argv[i], &err);
-        if (hash) {
-            uint8_t digest[PT_SHA256_LEN];
-            if (pt_sha256(b.data, b.len, digest, &err) != PERCH_OK) {
-                pb_buf_free(&b);
-                return fail(argv[i], &err);
-            }
-            print_digest(digest, argv[i]);
-        } else {
-            printf("%zu  %s\n", b.len, argv[i]);
-        }
-        pb_buf_free(&b);
+    /* Every file stays in memory until the end, as diff holds both modules. */
+    bufs = pb_calloc((size_t)argc, sizeof *bufs);
+    if (bufs == NULL) {
+        fprintf(stderr, "perch-bench-floor: out of memory\n");
+        return 2;
     }
-    return 0;
+    for (int i = 2; i < argc && rc == 0; i++) {
+        pb_buf *b = &bufs[i];
+        if (pb_file_read(argv[i], b, &err) != PERCH_OK) {
+            rc = fail(argv[i], &err);
+        } else if (hash) {
+            uint8_t digest[PT_SHA256_LEN];
+            if (pt_sha256(b->data, b->len, digest, &err) != PERCH_OK)
+                rc = fail(argv[i], &err);
+            else
+                print_digest(digest, argv[i]);
+        } else {
+            printf("%zu  %s\n", b->len, argv[i]);
+        }
+    }
+    for (int i = 2; i < argc; i++)
+        pb_buf_free(&bufs[i]);
+    pb_free(bufs);
+    return rc;
 }

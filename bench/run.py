@@ -23,6 +23,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 sys.path.insert(0, HERE)
 import genmodule  # noqa: E402
 
@@ -58,21 +59,28 @@ def run_checked(cmd, what, **kw):
 # ---- building -------------------------------------------------------------------
 
 
+# The benchmark's build: optimised as users get it. Warnings are the test
+# builds' business (they use -Werror); here a warning that only the release
+# optimiser raises must not stop a measurement.
+BUILD_OPTIONS = {"buildtype": "release", "werror": False}
+
+
 def build(build_dir):
-    """Configure (release) and build perch and the floor program; their paths."""
+    """Configure (BUILD_OPTIONS) and build perch and the floor program; their paths."""
     meson = shutil.which("meson")
     if meson is None:
         raise BenchError("meson not found (needed to build perch; or pass --perch and --floor)")
+    want = [f"-D{k}={str(v).lower()}" for k, v in BUILD_OPTIONS.items()]
     if not os.path.exists(os.path.join(build_dir, "build.ninja")):
         log(f"configuring {build_dir} (release)...")
-        run_checked([meson, "setup", build_dir, SOURCE, "-Dbuildtype=release"], "meson setup")
+        run_checked([meson, "setup", build_dir, SOURCE, *want], "meson setup")
     else:
         opts = json.loads(run_checked([meson, "introspect", "--buildoptions", build_dir],
                                       "meson introspect").stdout)
-        buildtype = next((o["value"] for o in opts if o["name"] == "buildtype"), None)
-        if buildtype != "release":
-            log(f"reconfiguring {build_dir} as release (was {buildtype})...")
-            run_checked([meson, "configure", build_dir, "-Dbuildtype=release"], "meson configure")
+        have = {o["name"]: o["value"] for o in opts}
+        if any(have.get(k) != v for k, v in BUILD_OPTIONS.items()):
+            log(f"reconfiguring {build_dir} with {' '.join(want)}...")
+            run_checked([meson, "configure", build_dir, *want], "meson configure")
     log(f"building perch in {build_dir}...")
     run_checked([meson, "compile", "-C", build_dir, "perch:executable",
                  "perch-bench-floor:executable"], "meson compile")
@@ -90,6 +98,11 @@ def build(build_dir):
 # ---- timing ---------------------------------------------------------------------
 
 
+# Each timer returns (wall time of each timed run, CPU time of all of them):
+# CPU time (user + system) is what a loaded machine disturbs least, since
+# waiting for a processor is wall time only.
+
+
 def hyperfine_times(hf, cmd, name, runs, warmup, ok_codes, out_json):
     args = [hf, "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
             "--export-json", out_json, "--command-name", name]
@@ -98,33 +111,37 @@ def hyperfine_times(hf, cmd, name, runs, warmup, ok_codes, out_json):
     run_checked(args + [shlex.join(cmd)], f"hyperfine ({name})")
     with open(out_json) as f:
         result = json.load(f)["results"][0]
-    return list(result["times"])
+    times = list(result["times"])
+    return times, (result["user"] + result["system"]) * len(times)
 
 
 def loop_times(cmd, runs, warmup, ok_codes):
-    """Wall time of each run: posix_spawn to waitpid, output to /dev/null."""
-    times = []
+    """Wall time: posix_spawn to wait4, output to /dev/null; CPU time from
+    the rusage wait4 returns."""
+    times, cpu = [], 0.0
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
         for i in range(warmup + runs):
             t0 = time.perf_counter()
             pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=actions)
-            _, status = os.waitpid(pid, 0)
+            _, status, usage = os.wait4(pid, 0)
             t1 = time.perf_counter()
             code = os.waitstatus_to_exitcode(status)
             if code not in ok_codes:
                 raise BenchError(f"{' '.join(cmd)} exited {code} during timing")
             if i >= warmup:
                 times.append(t1 - t0)
+                cpu += usage.ru_utime + usage.ru_stime
     finally:
         os.close(devnull)
-    return times
+    return times, cpu
 
 
-def summarize(times):
-    return {"median": statistics.median(times), "min": min(times), "runs": len(times),
-            "times": times}
+def summarize(times, cpu):
+    """Median and minimum wall time, mean CPU time, of one command's runs."""
+    return {"median": statistics.median(times), "min": min(times),
+            "cpu": cpu / len(times), "runs": len(times), "times": times}
 
 
 def time_all(cmds, runs, warmup, rounds, hf, tmp):
@@ -132,17 +149,20 @@ def time_all(cmds, runs, warmup, rounds, hf, tmp):
     command its share of the runs (after warmup runs), so a change in the
     machine's load during the run falls on all commands alike."""
     times = {key: [] for key in cmds}
+    cpu = dict.fromkeys(cmds, 0.0)
     rounds = max(1, min(rounds, runs))
     for rnd in range(rounds):
         n = runs // rounds + (1 if rnd < runs % rounds else 0)
         for key, (label, cmd, codes) in cmds.items():
             if hf:
-                times[key] += hyperfine_times(hf, cmd, label, n, warmup, codes,
-                                              os.path.join(tmp, f"hyperfine-{key}.json"))
+                t, c = hyperfine_times(hf, cmd, label, n, warmup, codes,
+                                       os.path.join(tmp, f"hyperfine-{key}.json"))
             else:
-                times[key] += loop_times(cmd, n, warmup, codes)
+                t, c = loop_times(cmd, n, warmup, codes)
+            times[key] += t
+            cpu[key] += c
         log(f"  round {rnd + 1}/{rounds} done")
-    return {key: dict(summarize(t), label=cmds[key][0], argv=cmds[key][1])
+    return {key: dict(summarize(t, cpu[key]), label=cmds[key][0], argv=cmds[key][1])
             for key, t in times.items()}
 
 
@@ -176,12 +196,22 @@ def verdict(met):
     return "met" if met else "MISSED"
 
 
+STATS = ("median", "min", "cpu")
+
+
 def report(r):
     """The text report of a run's results r; sets r["targets"]."""
     out = []
     p = out.append
     m = r["modules"]
     t = r["timings"]
+
+    def head(title, cols, w=10, lw=44):
+        p(f"  {title:<{lw + 2}}" + "".join(f"{c:>{w}}" for c in cols))
+
+    def row(label, cells, w=10, tail="", lw=44):
+        p(f"    {label:<{lw}}" + "".join(f"{c:>{w}}" for c in cells) + tail)
+
     p("perch inspect/diff benchmark (one run)")
     p(f"  machine:  {r['machine']}")
     p(f"  perch:    {r['perch_version']} ({r['perch_build']})")
@@ -190,53 +220,54 @@ def report(r):
       f"round(s),")
     p(f"            each round after {r['warmup']} warmup run(s); commands interleaved "
       f"round by round")
+    p("            median and min: wall time; cpu: mean user + system time")
     p(f"  modules:  seed {r['seed']}, shape '{r['shape']}', {r['validated']};")
     p(f"            manifests embedded by {r['embedded_by']}")
     p("")
-    p(f"  {'module (old; new differs only in its manifest)':<50}{'1x':>12}{'4x':>12}")
+    head("module (old; new differs only in its manifest)", ("1x", "4x"), 12)
     rows = [("file size", "size", fmt_mb), ("code section", "code_section", fmt_mb),
             ("data section", "data_section", fmt_mb),
             ("function bodies", "functions", str), ("data segments", "data_segments", str),
             ("custom sections (with perch.manifest)", "custom_sections", str),
             ("sections in all", "sections", str)]
     for label, key, f in rows:
-        p(f"    {label:<48}{f(m['1x']['old'][key]):>12}{f(m['4x']['old'][key]):>12}")
+        row(label, (f(m["1x"]["old"][key]), f(m["4x"]["old"][key])), 12)
     p("")
-    p(f"  {'command':<50}{'median':>12}{'min':>12}")
+    head("command", STATS, 12)
     for key in r["order"]:
-        e = t[key]
-        p(f"    {e['label']:<48}{fmt_ms(e['median']):>12}{fmt_ms(e['min']):>12}")
+        row(t[key]["label"], [fmt_ms(t[key][s]) for s in STATS], 12)
     p("")
-    p(f"  {'perch / wasm-objdump -h, same module (target <= 1)':<50}{'median':>12}{'min':>12}")
+    head("perch / wasm-objdump -h, same module", STATS)
     speed = []
     for size in ("1x", "4x"):
         for cmd in ("inspect", "diff"):
-            vm = ratio(t[f"{cmd}-{size}"]["median"], t[f"objdump-{size}"]["median"])
-            vn = ratio(t[f"{cmd}-{size}"]["min"], t[f"objdump-{size}"]["min"])
-            speed.append(vm <= 1.0)
-            p(f"    {'perch wasm ' + cmd + ' ' + size:<48}{vm:>12.3f}{vn:>12.3f}   "
-              f"{verdict(vm <= 1.0)}")
-    p("    (diff reads two modules, wasm-objdump -h one)")
+            v = [ratio(t[f"{cmd}-{size}"][s], t[f"objdump-{size}"][s]) for s in STATS]
+            speed.append(v[0] <= 1.0)
+            row(f"perch wasm {cmd} {size}", [f"{x:.3f}" for x in v],
+                tail=f"   {verdict(v[0] <= 1.0)}")
+    p("    (target: median at or below 1; diff reads two modules, wasm-objdump -h one)")
     p("")
     code_x = ratio(m["4x"]["old"]["code_section"], m["1x"]["old"]["code_section"])
     file_x = ratio(m["4x"]["old"]["size"], m["1x"]["old"]["size"])
-    p(f"  {'time 4x / time 1x':<50}{'median':>12}{'min':>12}")
+    head("time 4x / time 1x", STATS)
     p(f"    (code section {code_x:.2f}x, file {file_x:.2f}x)")
     for key in ("inspect", "diff", "objdump", "floor-inspect", "floor-diff", "floor-mmap"):
         e1, e4 = t[f"{key}-1x"], t[f"{key}-4x"]
-        label = e1["label"].replace("-1x", "")
-        p(f"    {label:<48}{ratio(e4['median'], e1['median']):>12.3f}"
-          f"{ratio(e4['min'], e1['min']):>12.3f}")
+        row(e1["label"].replace("-1x", ""), [f"{ratio(e4[s], e1[s]):.3f}" for s in STATS])
     p("")
-    p(f"  {'time beyond the floor':<26}{'median 1x':>12}{'4x':>12}{'min 1x':>12}{'4x':>12}")
+    head("time beyond the floor (ms)", STATS, 16, 26)
+    p("    1x -> 4x")
     scaling = []
     for cmd in ("inspect", "diff"):
-        b = [beyond(t[f"{cmd}-{size}"][stat], t[f"floor-{cmd}-{size}"][stat])
-             for stat in ("median", "min") for size in ("1x", "4x")]
-        scaling.append(scaling_met(b[0], b[1]))
-        p(f"    {'perch wasm ' + cmd:<24}" + "".join(f"{fmt_ms(v):>12}" for v in b) +
-          f"   {verdict(scaling[-1])}")
-    p("    (met: the median grows by at most 25% of its 1x value, or by "
+        cells = []
+        for s in STATS:
+            b1 = beyond(t[f"{cmd}-1x"][s], t[f"floor-{cmd}-1x"][s])
+            b4 = beyond(t[f"{cmd}-4x"][s], t[f"floor-{cmd}-4x"][s])
+            cells.append(f"{b1 * 1000:.1f} -> {b4 * 1000:.1f}")
+            if s == "median":
+                scaling.append(scaling_met(b1, b4))
+        row(f"perch wasm {cmd}", cells, 16, f"   {verdict(scaling[-1])}", 26)
+    p("    (target: the median grows by at most 25% of its 1x value, or by "
       f"{SCALING_SLACK_S * 1000:.1f} ms)")
     p("")
     p(f"  targets: at or below wabt {verdict(all(speed))} ({sum(speed)}/{len(speed)}); "

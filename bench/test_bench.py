@@ -11,6 +11,7 @@ import sys
 import tempfile
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import genmodule  # noqa: E402
 import run  # noqa: E402
@@ -231,24 +232,28 @@ class Floor(unittest.TestCase):
 
 class Timing(unittest.TestCase):
     def test_loop_counts_runs_not_warmup(self):
-        self.assertEqual(len(run.loop_times(["/bin/true"], 4, 2, {0})), 4)
+        times, cpu = run.loop_times(["/bin/true"], 4, 2, {0})
+        self.assertEqual(len(times), 4)
+        self.assertGreaterEqual(cpu, 0.0)
+        self.assertLess(cpu, sum(times) * 2 + 0.01)
 
     def test_loop_refuses_a_failing_command(self):
         with self.assertRaises(run.BenchError) as cm:
             run.loop_times(["/bin/false"], 2, 0, {0})
         self.assertIn("exited 1", str(cm.exception))
-        self.assertEqual(len(run.loop_times(["/bin/false"], 2, 0, {1})), 2)
+        self.assertEqual(len(run.loop_times(["/bin/false"], 2, 0, {1})[0]), 2)
 
     def test_summary(self):
-        s = run.summarize([0.3, 0.1, 0.2, 0.5])
-        self.assertEqual((s["median"], s["min"], s["runs"]), (0.25, 0.1, 4))
+        s = run.summarize([0.3, 0.1, 0.2, 0.5], 0.2)
+        self.assertEqual((s["median"], s["min"], s["cpu"], s["runs"]), (0.25, 0.1, 0.05, 4))
 
     @unittest.skipUnless(shutil.which("hyperfine"), "hyperfine not installed")
     def test_hyperfine(self):
         with tempfile.TemporaryDirectory() as tmp:
-            t = run.hyperfine_times(shutil.which("hyperfine"), ["/bin/true"], "true",
-                                    3, 0, {0}, os.path.join(tmp, "h.json"))
+            t, cpu = run.hyperfine_times(shutil.which("hyperfine"), ["/bin/true"], "true",
+                                         3, 0, {0}, os.path.join(tmp, "h.json"))
             self.assertEqual(len(t), 3)
+            self.assertGreaterEqual(cpu, 0.0)
             with self.assertRaises(run.BenchError):
                 run.hyperfine_times(shutil.which("hyperfine"), ["/bin/false"], "false",
                                     2, 0, {0}, os.path.join(tmp, "h.json"))
@@ -314,7 +319,7 @@ class Guards(unittest.TestCase):
 
 def fake_result(times):
     """A run's results with the given medians (seconds) per command key;
-    mins are 90% of the medians."""
+    mins are 90% of the medians, cpu times 50%."""
     mod = {"size": 10_000_000, "code_section": 4_000_000, "data_section": 3_000_000,
            "functions": 4001, "data_segments": 4000, "custom_sections": 3001,
            "sections": 3010, "manifest_sections": 1}
@@ -324,7 +329,7 @@ def fake_result(times):
         "wabt_version": "1", "timer": "t", "runs": 1, "warmup": 0, "rounds": 1, "seed": 1,
         "shape": "quick", "validated": "v", "embedded_by": "e",
         "modules": {"1x": {"old": mod, "new": mod}, "4x": {"old": big, "new": big}},
-        "timings": {k: {"median": v, "min": 0.9 * v,
+        "timings": {k: {"median": v, "min": 0.9 * v, "cpu": 0.5 * v,
                         "label": k.replace("-1x", " old-1x").replace("-4x", " old-4x")}
                     for k, v in times.items()},
         "order": list(times),
@@ -355,16 +360,19 @@ class Report(unittest.TestCase):
     def test_all_met(self):
         r = fake_result(BASE)
         text = run.report(r)
-        self.assertEqual(self.line(text, "perch wasm inspect 1x"), ["0.400", "0.400", "met"])
-        self.assertEqual(self.line(text, "perch wasm diff 4x"), ["0.600", "0.600", "met"])
+        self.assertEqual(self.line(text, "perch wasm inspect 1x"),
+                         ["0.400", "0.400", "0.400", "met"])
+        self.assertEqual(self.line(text, "perch wasm diff 4x"),
+                         ["0.600", "0.600", "0.600", "met"])
         self.assertIn("(code section 4.00x, file 2.20x)", text)
-        self.assertEqual(self.line(text, "inspect old"), ["2.000", "2.000"])
-        self.assertEqual(self.line(text, "floor-diff old"), ["2.500", "2.500"])
-        self.assertEqual(self.line(text, "floor-mmap old"), ["1.500", "1.500"])
+        self.assertEqual(self.line(text, "inspect old"), ["2.000"] * 3)
+        self.assertEqual(self.line(text, "floor-diff old"), ["2.500"] * 3)
+        self.assertEqual(self.line(text, "floor-mmap old"), ["1.500"] * 3)
         self.assertEqual(self.line(text, "perch wasm inspect"),
-                         "1.00 ms 1.00 ms 0.90 ms 0.90 ms met".split())
+                         "1.0 -> 1.0 0.9 -> 0.9 0.5 -> 0.5 met".split())
+        self.assertEqual(self.line(text, "inspect old-1x"), ["4.00", "ms", "3.60", "ms", "2.00", "ms"])
         self.assertEqual(self.line(text, "perch wasm diff"),
-                         "2.00 ms 2.00 ms 1.80 ms 1.80 ms met".split())
+                         "2.0 -> 2.0 1.8 -> 1.8 1.0 -> 1.0 met".split())
         self.assertIn("targets: at or below wabt met (4/4); "
                       "no growth with the code section met (2/2)", text)
         self.assertEqual(r["targets"], {"speed": True, "scaling": True})
@@ -372,7 +380,8 @@ class Report(unittest.TestCase):
     def test_slower_than_wabt_is_missed(self):
         r = fake_result(dict(BASE, **{"diff-4x": 0.021}))
         text = run.report(r)
-        self.assertEqual(self.line(text, "perch wasm diff 4x"), ["1.050", "1.050", "MISSED"])
+        self.assertEqual(self.line(text, "perch wasm diff 4x"),
+                         ["1.050", "1.050", "1.050", "MISSED"])
         self.assertIn("at or below wabt MISSED (3/4); "
                       "no growth with the code section MISSED (1/2)", text)
         self.assertEqual(r["targets"], {"speed": False, "scaling": False})
@@ -382,7 +391,7 @@ class Report(unittest.TestCase):
         r = fake_result(dict(BASE, **{"inspect-4x": 0.011}))
         text = run.report(r)
         self.assertEqual(self.line(text, "perch wasm inspect"),
-                         "1.00 ms 4.00 ms 0.90 ms 3.60 ms MISSED".split())
+                         "1.0 -> 4.0 0.9 -> 3.6 0.5 -> 2.0 MISSED".split())
         self.assertEqual(r["targets"], {"speed": True, "scaling": False})
 
 

@@ -214,6 +214,10 @@ typedef struct perch_moddesc {
 
 PERCH_API size_t perch_module_import_count(const perch_module *module);
 PERCH_API perch_moddesc perch_module_import(const perch_module *module, size_t i);
+/* The type of function import i (false when import i is not a function).
+ * The arrays are borrowed from the module. */
+PERCH_API bool perch_module_import_functype(const perch_module *module, size_t i,
+                                           perch_functype *out);
 PERCH_API size_t perch_module_export_count(const perch_module *module);
 PERCH_API perch_moddesc perch_module_export(const perch_module *module, size_t i);
 
@@ -230,7 +234,9 @@ PERCH_API perch_moddesc perch_module_export(const perch_module *module, size_t i
  * "call stack exhausted"). fuel is spent at every call and loop iteration
  * (empty: wasm_exhausted "out of fuel"). deadline_ns, when not 0, is a
  * CLOCK_MONOTONIC time after which running code stops (wasm_exhausted
- * "deadline exceeded").
+ * "deadline exceeded"). Set from inside a host function, every limit but
+ * call_depth applies at once; call_depth waits until the outermost call
+ * returns.
  */
 typedef struct perch_limits {
     uint64_t memory_max_bytes;

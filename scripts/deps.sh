@@ -8,7 +8,7 @@
 set -euo pipefail
 
 declare -A groups=(
-  [build]="meson ninja-build pkg-config gcc libc6-dev libcbor-dev libjansson-dev libssl-dev"
+  [build]="meson ninja-build pkg-config gcc libc6-dev libcbor-dev libjansson-dev libssl-dev libyaml-dev libcurl4-openssl-dev"
   [modules]="wabt clang lld wasi-libc libclang-rt-dev-wasm32"
   [test]="python3 clang libclang-rt-dev cppcheck clang-tidy"
   [bench]="hyperfine python3"

@@ -56,7 +56,11 @@ stage() {
     tail -40 "$dir/build-output.log"
     failed=$((failed + 1)); failures+=("$name: build"); return
   fi
-  meson test -C "$dir" --print-errorlogs --num-processes 2 >"$dir/test-output.log" 2>&1
+  rm -f "$dir/meson-logs/testlog.json"
+  if ! meson test -C "$dir" --print-errorlogs --num-processes 2 >"$dir/test-output.log" 2>&1 &&
+     [ ! -f "$dir/meson-logs/testlog.json" ]; then
+    tail -40 "$dir/test-output.log"
+  fi
   grep -E '^ *[0-9]+/[0-9]+ ' "$dir/test-output.log" | sed 's/^/   /'
   grep -E 'passed, [0-9]+ failed' "$dir/test-output.log" | sed 's/^/   /' || true
   count_log "$dir" "$name"
@@ -71,16 +75,22 @@ else
 fi
 
 echo "== fuzz: libFuzzer targets, ${PERCH_FUZZ_SECONDS:-20}s each"
-if CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null 2>&1 || [ -f build-fuzz/build.ninja ]; then
-  if ninja -C build-fuzz >build-fuzz/build-output.log 2>&1 &&
-     tests/fuzz/run.sh "${PERCH_FUZZ_SECONDS:-20}" build-fuzz; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1)); failures+=("fuzz")
-  fi
+fuzzdir=build-libfuzzer
+if [ -f "$fuzzdir/build.ninja" ]; then
+  CC=clang meson setup --reconfigure "$fuzzdir" -Dfuzz=true >"$fuzzdir.setup.log" 2>&1
 else
-  failed=$((failed + 1)); failures+=("fuzz: configure")
+  CC=clang meson setup "$fuzzdir" -Dfuzz=true >"$fuzzdir.setup.log" 2>&1
 fi
+if [ $? -ne 0 ]; then
+  cat "$fuzzdir.setup.log"; failed=$((failed + 1)); failures+=("fuzz: configure")
+elif ! ninja -C "$fuzzdir" >"$fuzzdir/build-output.log" 2>&1; then
+  tail -40 "$fuzzdir/build-output.log"; failed=$((failed + 1)); failures+=("fuzz: build")
+elif tests/fuzz/run.sh "${PERCH_FUZZ_SECONDS:-20}" "$fuzzdir"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); failures+=("fuzz: a target found a problem")
+fi
+rm -f "$fuzzdir.setup.log"
 
 echo "== lint: clang-tidy and cppcheck"
 if scripts/lint.sh build; then

@@ -128,7 +128,6 @@ perch_err_kind pb_file_write_atomic(const char *path, const void *data,
         rc = pb_fail(err, PERCH_E_IO, "cannot replace %s: %s", path, strerror(errno));
         goto fail;
     }
-    created = false;
     /* The rename is durable only once the directory entry is. */
     dfd = open((char *)dir.data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {

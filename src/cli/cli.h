@@ -85,5 +85,26 @@ void cli_put_safe(FILE *out, const char *s, size_t len);
 int cmd_wasm_inspect(int argc, char **argv);
 int cmd_wasm_diff(int argc, char **argv);
 int cmd_wasm_manifest(int argc, char **argv);
+int cmd_wasm_run(int argc, char **argv);
+int cmd_wasm_keygen(int argc, char **argv);
+int cmd_wasm_sign(int argc, char **argv);
+int cmd_wasm_verify(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+
+/*
+ * The restriction flags every run command shares (policy/policy.h,
+ * pp_flags): --no-network, --no-write, --untrusted, --deny CAP,
+ * --allow-host HOST[:PORT], --memory-max BYTES, --unsigned-allow,
+ * --unsigned-deny. When argv[*i] is one, it is recorded in *fl, *i moves
+ * past its value and 1 is returned; 0 when argv[*i] is none of them; -1
+ * after printing a usage error. deny and allow_hosts are arrays of argc
+ * entries, owned by the caller, that fl->deny and fl->allow_hosts then
+ * point to.
+ */
+struct pp_flags;
+int cli_policy_option(const char *cmd, int argc, char **argv, int *i, struct pp_flags *fl,
+                      const char **deny, const char **allow_hosts);
+int cmd_check(int argc, char **argv);
 
 #endif /* PERCH_CLI_H */

@@ -60,6 +60,9 @@ static const char help_text[] =
     "example, in CI:\n"
     "  perch wasm diff deployed.wasm candidate.wasm --fail-on-elevated\n";
 
+typedef enum sig_state { SIG_NONE, SIG_VALID, SIG_INVALID } sig_state;
+static const char *const sig_state_names[] = {"none", "valid", "invalid"};
+
 /* One side of the comparison, read from its file. */
 typedef struct module {
     const char *which; /* "OLD" or "NEW" */
@@ -68,7 +71,31 @@ typedef struct module {
     char sha256[2 * PT_SHA256_LEN + 1];
     pm_manifest m;
     bool present;
+    /* its perch.signature, checked against its own bytes (no keyring: that is verify's job) */
+    sig_state sig;
+    char signer[PT_SIGNER_MAX + 1]; /* "" when none or unreadable */
+    char sig_why[512];              /* SIG_INVALID: why */
 } module;
+
+static perch_err_kind signature_read(module *mod, const pw_layout *layout, perch_err *err)
+{
+    pt_posture p = pt_posture_default(NULL);
+    pt_verdict v;
+    perch_err serr;
+    perch_err_kind rc;
+
+    perch_err_clear(&serr);
+    rc = pt_check_module(mod->bytes.data, mod->bytes.len, layout, &p, &v, &serr);
+    if (rc == PERCH_E_IO) {
+        *err = serr;
+        return rc;
+    }
+    memcpy(mod->signer, v.signer, sizeof mod->signer);
+    mod->sig = !v.signed_ ? SIG_NONE : rc == PERCH_OK && v.verified ? SIG_VALID : SIG_INVALID;
+    if (mod->sig == SIG_INVALID)
+        snprintf(mod->sig_why, sizeof mod->sig_why, "%s", serr.message);
+    return PERCH_OK;
+}
 
 static perch_err_kind module_read(module *mod, perch_err *err)
 {
@@ -89,6 +116,8 @@ static perch_err_kind module_read(module *mod, perch_err *err)
     }
     if (rc == PERCH_OK)
         rc = pm_module_manifest(mod->bytes.data, &layout, &mod->m, &mod->present, err);
+    if (rc == PERCH_OK)
+        rc = signature_read(mod, &layout, err);
     pw_layout_free(&layout);
     if (rc != PERCH_OK)
         pb_prefix(err, "%s module %s", mod->which, mod->path);
@@ -337,6 +366,64 @@ static void put_verdict(FILE *out, bool color, const pm_diff *d)
     fprintf(out, "\n%-9s %s\n", "", advice);
 }
 
+static bool caps_changed(const pm_diff *d)
+{
+    return d->n_new || d->n_removed || d->n_narrowed || d->memory_change != PM_UNCHANGED ||
+           d->old_present != d->new_present;
+}
+
+/* "alice", "alice (invalid)", "(invalid)", "(none)" */
+static void put_signer(FILE *out, const module *m)
+{
+    if (m->signer[0])
+        fputs(m->signer, out);
+    if (m->sig == SIG_INVALID)
+        fputs(m->signer[0] ? " (invalid)" : "(invalid)", out);
+    else if (m->sig == SIG_NONE)
+        fputs("(none)", out);
+}
+
+/* Signed pairs only: an unsigned pair has nothing to say here. */
+static void put_signature(FILE *out, bool color, const module *o, const module *n,
+                          const pm_diff *d)
+{
+    const char *yellow = cli_sgr(color, CLI_YELLOW), *red = cli_sgr(color, CLI_RED);
+    const char *reset = cli_reset(color);
+    char note[700];
+
+    if (o->sig == SIG_NONE && n->sig == SIG_NONE)
+        return;
+    fprintf(out, "%-9s ", "signature");
+    if (o->sig == n->sig && strcmp(o->signer, n->signer) == 0 && n->sig == SIG_VALID) {
+        fprintf(out, "%s %s(unchanged signer)%s\n", n->signer, cli_sgr(color, CLI_DIM), reset);
+    } else {
+        put_signer(out, o);
+        fputs(" \u2192 ", out);
+        put_signer(out, n);
+        if (n->sig == SIG_NONE)
+            fprintf(out, "  %sMISSING%s", yellow, reset);
+        else if (n->sig == SIG_INVALID)
+            fprintf(out, "  %sINVALID%s", red, reset);
+        else if (o->sig == SIG_VALID && strcmp(o->signer, n->signer) != 0)
+            fprintf(out, "  %sANOTHER SIGNER%s", yellow, reset);
+        fputc('\n', out);
+    }
+    if (n->sig == SIG_INVALID) {
+        snprintf(note, sizeof note, "NEW's signature does not verify: %s", n->sig_why);
+        put_wrapped(out, "note", note);
+    } else if (n->sig == SIG_NONE) {
+        put_wrapped(out, "note", "NEW is not signed, OLD was: a host that requires "
+                                 "signatures will refuse it");
+    } else if (o->sig == SIG_VALID && strcmp(o->signer, n->signer) != 0) {
+        snprintf(note, sizeof note, "NEW is signed by %s, OLD by %s: check that the keyring "
+                                    "trusts the new signer", n->signer, o->signer);
+        put_wrapped(out, "note", note);
+    }
+    if (n->sig != SIG_VALID && caps_changed(d))
+        put_wrapped(out, "note", "the declared capabilities changed: NEW must be signed "
+                                 "again (perch wasm sign) after review");
+}
+
 static void put_text(FILE *out, const module *o, const module *n, const pm_diff *d)
 {
     bool color = cli_color(out);
@@ -366,6 +453,7 @@ static void put_text(FILE *out, const module *o, const module *n, const pm_diff 
     }
     if (d->new_present)
         put_memory(out, color, d);
+    put_signature(out, color, o, n, d);
     if (d->explanation)
         put_wrapped(out, "note", d->explanation);
     if (d->new_present)
@@ -442,6 +530,36 @@ static json_t *jentry(const pm_diff_entry *e)
     return o;
 }
 
+static json_t *jsig(const module *m)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    if (set(o, "signer", jstr(m->signer[0] ? m->signer : NULL)) ||
+        set(o, "status", json_string(sig_state_names[m->sig])) ||
+        set(o, "problem", jstr(m->sig == SIG_INVALID ? m->sig_why : NULL))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Present only when either module carries a perch.signature section. */
+static json_t *jsignature(const module *o, const module *n, const pm_diff *d)
+{
+    json_t *j = json_object();
+    if (!j)
+        return NULL;
+    if (set(j, "old", jsig(o)) || set(j, "new", jsig(n)) ||
+        set(j, "other_signer", json_boolean(o->sig == SIG_VALID && n->sig == SIG_VALID &&
+                                            strcmp(o->signer, n->signer) != 0)) ||
+        set(j, "resign_needed", json_boolean(n->sig != SIG_VALID && caps_changed(d)))) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
 static json_t *jdiff(const module *o, const module *n, const pm_diff *d)
 {
     json_t *root = json_object(), *changes = json_array(), *mem = json_object(),
@@ -474,7 +592,9 @@ static json_t *jdiff(const module *o, const module *n, const pm_diff *d)
         changes = mem = counts = NULL;
         if (set(root, "changes", c) || set(root, "memory", m) ||
             set(root, "verdict", json_string(pm_verdict_name(d->verdict))) ||
-            set(root, "counts", k) || set(root, "explanation", jstr(d->explanation))) {
+            set(root, "counts", k) || set(root, "explanation", jstr(d->explanation)) ||
+            ((o->sig != SIG_NONE || n->sig != SIG_NONE) &&
+             set(root, "signature", jsignature(o, n, d)))) {
             json_decref(root);
             return NULL;
         }

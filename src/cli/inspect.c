@@ -25,7 +25,13 @@ static const char help[] =
     "default HIGH RISK list are marked. A module without a manifest is\n"
     "reported as such: it can run only under explicit grants.\n"
     "\n"
+    "The signer line names the signer of a perch.signature section; with\n"
+    "--trust-keys it also says whether the signature verifies: valid over the\n"
+    "module's bytes, by a signer in KEYRING with the same key (perch wasm verify\n"
+    "prints the whole checklist).\n"
+    "\n"
     "options:\n"
+    "  --trust-keys KEYRING  check the signature against these signers\n"
     "  --format json    print one JSON object (schema in docs/inspect.md)\n"
     "  -h, --help       print this help\n"
     "\n"
@@ -72,6 +78,10 @@ typedef struct report {
     bool has_manifest;
     pm_manifest m;
     bool has_signature;
+    char signer[PT_SIGNER_MAX + 1]; /* "" when unsigned or unreadable */
+    bool sig_checked;               /* --trust-keys was given */
+    bool sig_valid;
+    perch_err sig_err;              /* why not: unsigned, unreadable, invalid, untrusted */
     pw_import *imports;
     size_t nimports;
     pw_export *exports;
@@ -197,7 +207,52 @@ static bool compare(report *r)
     return ok;
 }
 
-static perch_err_kind gather(const char *file, report *r, perch_err *err)
+/* The signer named by the section and, given a keyring, whether it verifies. */
+static perch_err_kind gather_signature(report *r, const pw_layout *layout,
+                                       const char *keyring, perch_err *err)
+{
+    const uint8_t *b = r->bytes.data;
+    const pw_section *s;
+    pt_signature sig;
+    pt_keyring ring = {0};
+    pt_posture p = pt_posture_default(NULL);
+    pt_verdict v;
+    perch_err_kind rc;
+
+    size_t n = pw_layout_custom(layout, b, PT_SIGNATURE_SECTION, &s);
+
+    perch_err_clear(&r->sig_err);
+    if (n > 1)
+        pb_fail(&r->sig_err, PERCH_E_MANIFEST_SIGNATURE_INVALID,
+                "%zu perch.signature sections; a signed module has exactly one", n);
+    if (n == 1) {
+        rc = pt_signature_parse(b + s->content, pw_section_end(s) - s->content, &sig,
+                                &r->sig_err);
+        if (rc == PERCH_E_IO)
+            return pb_fail(err, rc, "%s", r->sig_err.message);
+        if (rc == PERCH_OK)
+            memcpy(r->signer, sig.signer, sizeof r->signer);
+    }
+    if (!keyring)
+        return PERCH_OK;
+    rc = pt_keyring_read(keyring, &ring, err);
+    if (rc != PERCH_OK)
+        return rc;
+    r->sig_checked = true;
+    p.trust = &ring;
+    p.unsigned_mode = PT_UNSIGNED_DENY; /* an unsigned module does not verify */
+    perch_err_clear(&r->sig_err);
+    rc = pt_check_module(b, r->bytes.len, layout, &p, &v, &r->sig_err);
+    pt_keyring_free(&ring);
+    if (rc == PERCH_E_IO)
+        return pb_fail(err, rc, "%s", r->sig_err.message);
+    r->sig_valid = rc == PERCH_OK && v.trusted;
+    if (rc == PERCH_E_MANIFEST_UNSIGNED)
+        pb_fail(&r->sig_err, rc, "the module has no perch.signature section");
+    return PERCH_OK;
+}
+
+static perch_err_kind gather(const char *file, const char *keyring, report *r, perch_err *err)
 {
     pw_layout layout = {0};
     uint8_t digest[PT_SHA256_LEN];
@@ -217,7 +272,11 @@ static perch_err_kind gather(const char *file, report *r, perch_err *err)
     PB_TRY(pw_exports_read(b, &layout, &r->exports, &r->nexports, err));
     PB_TRY(pw_memories_read(b, &layout, &r->memories, &r->nmemories, err));
     PB_TRY(pm_module_manifest(b, &layout, &r->m, &r->has_manifest, err));
-    r->has_signature = pw_layout_custom(&layout, b, "perch.signature", NULL) > 0;
+    r->has_signature = pw_layout_custom(&layout, b, PT_SIGNATURE_SECTION, NULL) > 0;
+    if ((rc = gather_signature(r, &layout, keyring, err)) != PERCH_OK) {
+        pw_layout_free(&layout);
+        return rc;
+    }
     if (!compare(r)) {
         rc = pb_fail(err, PERCH_E_IO, "out of memory");
         goto fail;
@@ -319,9 +378,18 @@ static void render_text(const report *r)
             printf("linear memory: %llu pages initial, no maximum (64 KiB pages)\n",
                    (unsigned long long)r->memories[i].min);
     }
-    printf("signer: %s\n", r->has_signature
-                               ? "a perch.signature section is present but this perch does not verify signatures yet"
-                               : "(none)");
+    printf("signer: %s", r->signer[0] ? r->signer
+                         : r->has_signature ? "(unreadable perch.signature section)"
+                                            : "(none)");
+    if (r->sig_checked && r->sig_valid)
+        printf(" (verified: the signature is valid and %s is trusted with this key)", r->signer);
+    else if (r->sig_checked || (r->has_signature && r->sig_err.kind != PERCH_OK)) {
+        printf(" %s(NOT VERIFIED: %s: ", red, perch_err_kind_name(r->sig_err.kind));
+        cli_put_safe(stdout, r->sig_err.message, strlen(r->sig_err.message));
+        printf(")%s", reset);
+    } else if (r->has_signature)
+        printf(" (not verified: --trust-keys KEYRING checks it)");
+    printf("\n");
     human_bytes(r->size, size, sizeof size);
     printf("size: %s\n", size);
     printf("sha256: %s\n", r->sha256);
@@ -414,8 +482,16 @@ static int render_json(const report *r)
         json_object_set_new(o, "memory_max", json_null());
     }
     json_object_set_new(o, "capabilities", caps);
-    json_object_set_new(o, "signer", json_null());
+    json_object_set_new(o, "signer", r->signer[0] ? json_string(r->signer) : json_null());
     json_object_set_new(o, "signature_present", json_boolean(r->has_signature));
+    json_object_set_new(o, "signature_valid", r->sig_checked ? json_boolean(r->sig_valid)
+                                                             : json_null());
+    if (r->sig_err.kind != PERCH_OK && (r->sig_checked || r->has_signature))
+        json_object_set_new(o, "signature_error",
+                            json_pack("{s:s, s:s}", "kind", perch_err_kind_name(r->sig_err.kind),
+                                      "message", r->sig_err.message));
+    else
+        json_object_set_new(o, "signature_error", json_null());
     for (size_t i = 0; i < r->nmemories; i++) {
         json_t *m = json_pack("{s:I}", "min_pages", (json_int_t)r->memories[i].min);
         json_object_set_new(m, "max_pages", r->memories[i].has_max
@@ -455,8 +531,9 @@ static int render_json(const report *r)
 int cmd_wasm_inspect(int argc, char **argv)
 {
     static const char *const formats[] = {"json", "text"};
-    const char *format = NULL;
-    const cli_opt opts[] = {{"format", 0, true, &format, NULL}};
+    const char *format = NULL, *keyring = NULL;
+    const cli_opt opts[] = {{"format", 0, true, &format, NULL},
+                            {"trust-keys", 0, true, &keyring, NULL}};
     cli_args a;
     report r;
     perch_err err;
@@ -464,7 +541,7 @@ int cmd_wasm_inspect(int argc, char **argv)
     bool json;
 
     perch_err_clear(&err);
-    if (!cli_parse("wasm inspect", argc, argv, opts, 1, &a, false)) {
+    if (!cli_parse("wasm inspect", argc, argv, opts, 2, &a, false)) {
         pb_free(a.pos);
         return CLI_ERROR;
     }
@@ -482,7 +559,7 @@ int cmd_wasm_inspect(int argc, char **argv)
         pb_free(a.pos);
         return cli_usage("wasm inspect", "expected one MODULE, got %d arguments", a.npos);
     }
-    if (gather(a.pos[0], &r, &err) != PERCH_OK) {
+    if (gather(a.pos[0], keyring, &r, &err) != PERCH_OK) {
         report_free(&r);
         pb_free(a.pos);
         return cli_fail(&err, json);

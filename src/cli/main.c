@@ -8,6 +8,13 @@ static const cli_command commands[] = {
     {"wasm inspect", "show what a module declares it needs, and what it imports", cmd_wasm_inspect},
     {"wasm diff", "compare two modules' declared capabilities; verdict UNCHANGED, REDUCED or ELEVATED", cmd_wasm_diff},
     {"wasm manifest", "embed (set) or extract (get) a module's perch.manifest section", cmd_wasm_manifest},
+    {"wasm run", "run a WASI command module with the arguments and environment given", cmd_wasm_run},
+    {"wasm keygen", "make an Ed25519 key pair for signing modules", cmd_wasm_keygen},
+    {"wasm sign", "sign a module: add or replace its perch.signature section", cmd_wasm_sign},
+    {"wasm verify", "check a module's signature against a keyring, one line per check", cmd_wasm_verify},
+    {"check", "parse and check a .perch file and its requires; --scan: risk report", cmd_check},
+    {"policy", "show the host policy in effect and where each rule comes from (show|check)", cmd_policy},
+    {"audit", "verify, show or checkpoint a hash-chained audit log (verify|show|checkpoint)", cmd_audit},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -81,6 +88,9 @@ int main(int argc, char **argv)
                 argv[2]);
         return CLI_ERROR;
     }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].path, argv[1]) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "usage: unknown command '%s' (see 'perch help')\n", argv[1]);
     return CLI_ERROR;
 }

@@ -56,8 +56,11 @@ void pm_manifest_free(pm_manifest *m);
 void pm_normalize(pm_manifest *m);
 
 /*
- * Decode a CBOR payload (any valid encoding of the schema) into *out.
- * On failure *out is left initialised and empty.
+ * Decode a CBOR payload (any valid encoding of the schema) into *out; lists
+ * keep the payload's order (pm_normalize sorts them). On failure *out is
+ * left initialised and empty, and err->offset is the byte of the payload at
+ * fault when there is one. Never allocates more than the payload holds:
+ * declared lengths are checked against the remaining bytes first.
  */
 perch_err_kind pm_from_cbor(const uint8_t *data, size_t len, pm_manifest *out,
                             perch_err *err);
@@ -70,7 +73,13 @@ perch_err_kind pm_from_cbor(const uint8_t *data, size_t len, pm_manifest *out,
  */
 perch_err_kind pm_to_cbor(const pm_manifest *m, pb_buf *out, perch_err *err);
 
-/* Decode the JSON form (an object with the same keys). */
+/*
+ * Decode the JSON form (an object with the same keys; memory_max may be
+ * null, meaning absent). Syntax errors and duplicate keys are reported with
+ * their line and column. On failure *out is left initialised and empty.
+ * jansson's allocator is pointed at pb_malloc/pb_free (process-wide), so its
+ * allocations go through the hook too.
+ */
 perch_err_kind pm_from_json(const char *text, size_t len, pm_manifest *out,
                             perch_err *err);
 
@@ -78,6 +87,9 @@ perch_err_kind pm_from_json(const char *text, size_t len, pm_manifest *out,
  * The JSON form: every key present (empty lists as []), memory_max null
  * when absent, keys in schema order, lists sorted, 2-space indentation and a
  * trailing newline. *out owned by the caller (pb_buf_free).
+ *
+ * Both writers check m with pm_validate first and write nothing (*out
+ * empty) for a manifest that breaks a rule, so what perch writes reads back.
  */
 perch_err_kind pm_to_json(const pm_manifest *m, pb_buf *out, perch_err *err);
 
@@ -217,6 +229,9 @@ perch_err_kind pm_module_manifest(const uint8_t *bytes, const pw_layout *layout,
  * New module bytes with payload as the only perch.manifest section: an
  * existing section is replaced where it stood (every other byte unchanged);
  * otherwise the section is appended at the end. *out owned by the caller.
+ * A module with two or more sections is refused (manifest_malformed), as is
+ * a payload over PM_MAX_PAYLOAD; the payload itself is stored as given (the
+ * caller encodes it with pm_to_cbor).
  */
 perch_err_kind pm_module_set(const uint8_t *bytes, size_t len,
                              const pw_layout *layout, const uint8_t *payload,

@@ -237,7 +237,6 @@ static bool ipv6_literal(const char *h, size_t len)
             if (!ipv4_literal(h + start, len - start))
                 return false;
             groups += 2;
-            i = len;
             break;
         }
         if (i == start || i - start > 4)

@@ -78,6 +78,27 @@ perch_err_kind PW_RUN_NAME(perch_store *s, perch_func *func, uint64_t *sp_in, pe
         PW_CONTROL_OPS(PW_X_CONTROL)
         PW_MEMORY_OPS(PW_X_MEMORY)
         PW_NUMERIC_OPS(PW_X_NUMERIC)
+#define PW_X_FUSED(name)                                                       \
+    [PW_OP_##name##_L] = &&L_##name##_L, [PW_OP_##name##_K] = &&L_##name##_K,    \
+    [PW_OP_##name##_S] = &&L_##name##_S, [PW_OP_##name##_LS] = &&L_##name##_LS,  \
+    [PW_OP_##name##_KS] = &&L_##name##_KS,
+#define PW_X_FUSED_BR(name)                                                    \
+    [PW_OP_##name##_BR] = &&L_##name##_BR, [PW_OP_##name##_L_BR] = &&L_##name##_L_BR,          \
+    [PW_OP_##name##_K_BR] = &&L_##name##_K_BR,
+#define PW_X_FUSED_LOAD(name) [PW_OP_##name##_L] = &&L_##name##_L,
+#define PW_X_FUSED_ARITH(name)                                                 \
+    [PW_OP_##name##_LL] = &&L_##name##_LL, [PW_OP_##name##_LK] = &&L_##name##_LK,      \
+    [PW_OP_##name##_LLS] = &&L_##name##_LLS, [PW_OP_##name##_LKS] = &&L_##name##_LKS,  \
+    [PW_OP_##name##_T] = &&L_##name##_T, [PW_OP_##name##_LT] = &&L_##name##_LT,        \
+    [PW_OP_##name##_KT] = &&L_##name##_KT,
+        PW_FUSED_BINOPS(PW_X_FUSED)
+        PW_FUSED_ARITH(PW_X_FUSED_ARITH)
+        PW_FUSED_CMPS(PW_X_FUSED_BR)
+        PW_FUSED_LOADS(PW_X_FUSED_LOAD)
+#undef PW_X_FUSED
+#undef PW_X_FUSED_BR
+#undef PW_X_FUSED_LOAD
+#undef PW_X_FUSED_ARITH
 #undef PW_X_CONTROL
 #undef PW_X_MEMORY
 #undef PW_X_NUMERIC
@@ -111,6 +132,15 @@ perch_err_kind PW_RUN_NAME(perch_store *s, perch_func *func, uint64_t *sp_in, pe
         trap = (msg);                                                          \
         goto do_trap;                                                          \
     } while (0)
+/* Values only ever move down the stack (dst <= src): a forward copy is
+ * right even when the ranges overlap, and cheaper than a call. */
+#define MOVE_DOWN(dst, src, n)                                                 \
+    do {                                                                       \
+        uint64_t *d_ = (dst);                                                  \
+        const uint64_t *s_ = (src);                                            \
+        for (uint64_t k_ = 0; k_ < (n); k_++)                                  \
+            d_[k_] = s_[k_];                                                   \
+    } while (0)
 #define TICK()                                                                 \
     do {                                                                       \
         if (--ticks <= 0) {                                                    \
@@ -142,8 +172,9 @@ enter: {
         rc = pb_fail(err, PERCH_E_WASM_EXHAUSTED, "call stack exhausted");
         goto done;
     }
-    sp = fp + np + code->nlocals;
-    memset(fp + np, 0, (size_t)code->nlocals * sizeof *fp);
+    sp = fp + np;
+    for (uint32_t k = code->nlocals; k > 0; k--)
+        *sp++ = 0;
     pc = code->cells;
     inst = cur->inst;
     RELOAD_MEM();
@@ -165,7 +196,7 @@ enter: {
     VM_CASE(BR_MOVE) {
         uint64_t n = pc[2].u64;
         uint64_t *dst = fp + pc[3].u64;
-        memmove(dst, sp - n, n * sizeof *sp);
+        MOVE_DOWN(dst, sp - n, n);
         sp = dst + n;
         pc += pc[1].i64;
         VM_NEXT;
@@ -183,7 +214,7 @@ enter: {
         if ((uint32_t)*--sp) {
             uint64_t n = pc[2].u64;
             uint64_t *dst = fp + pc[3].u64;
-            memmove(dst, sp - n, n * sizeof *sp);
+            MOVE_DOWN(dst, sp - n, n);
             sp = dst + n;
             pc += pc[1].i64;
         } else {
@@ -206,7 +237,7 @@ enter: {
         const pw_cell *e = pc + 3 + 2 * (i < count ? i : count);
         uint64_t *dst = fp + e[1].u64;
         if (dst != sp - n)
-            memmove(dst, sp - n, n * sizeof *sp);
+            MOVE_DOWN(dst, sp - n, n);
         sp = dst + n;
         pc += e[0].i64;
         VM_NEXT;
@@ -221,7 +252,7 @@ enter: {
     VM_CASE(RETURN) {
         uint64_t n = pc[1].u64;
         pw_frame *f;
-        memmove(fp, sp - n, n * sizeof *sp);
+        MOVE_DOWN(fp, sp - n, n);
         sp = fp + n;
         f = &frames[--depth];
         if (!f->pc) {
@@ -473,50 +504,21 @@ enter: {
         VM_NEXT;
     }
 
-    /* local.get a; local.get b */
-    VM_CASE(LOCAL_GET2)
-        sp[0] = fp[pc[1].u64];
-        sp[1] = fp[pc[2].u64];
-        sp += 2;
+    VM_CASE(LOCAL_COPY)
+        fp[pc[2].u64] = fp[pc[1].u64];
         pc += 3;
         VM_NEXT;
 
-    /* local.get x; i32.const k; i32.add */
-    VM_CASE(I32_ADD_LC)
-        *sp++ = (uint32_t)((uint32_t)fp[pc[1].u64] + (uint32_t)pc[2].u64);
+    VM_CASE(CONST_SET)
+        fp[pc[2].u64] = pc[1].u64;
         pc += 3;
         VM_NEXT;
 
-    /* local.get x; i32.eqz; br_if [off] (no values carried) */
-    VM_CASE(BR_IF_EQZ_L)
-        if (!(uint32_t)fp[pc[2].u64])
-            pc += pc[1].i64;
-        else
-            pc += 3;
-        VM_NEXT;
-
-    VM_CASE(I32_LT_S_BR_IF)
-        sp -= 2;
-        if ((int32_t)(uint32_t)sp[0] < (int32_t)(uint32_t)sp[1])
-            pc += pc[1].i64;
-        else
-            pc += 2;
-        VM_NEXT;
-
-    VM_CASE(I32_LT_U_BR_IF)
-        sp -= 2;
-        if ((uint32_t)sp[0] < (uint32_t)sp[1])
-            pc += pc[1].i64;
-        else
-            pc += 2;
-        VM_NEXT;
-
-    VM_CASE(I32_NE_BR_IF)
-        sp -= 2;
-        if ((uint32_t)sp[0] != (uint32_t)sp[1])
-            pc += pc[1].i64;
-        else
-            pc += 2;
+    /* local.set a; local.get b */
+    VM_CASE(LOCAL_SET_GET)
+        fp[pc[1].u64] = sp[-1];
+        sp[-1] = fp[pc[2].u64];
+        pc += 3;
         VM_NEXT;
 
     /* ---- memory: every access is checked against the current size ---- */
@@ -530,6 +532,16 @@ enter: {
         memcpy(&x, mem + ea_, sizeof x);                                       \
         sp[-1] = (expr);                                                       \
         pc += 2;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_L) {                                                          \
+        uint64_t ea_ = (uint64_t)(uint32_t)fp[pc[2].u64] + pc[1].u64;          \
+        T x;                                                                   \
+        if (ea_ + sizeof x > memsize)                                          \
+            TRAP("out of bounds memory access");                               \
+        memcpy(&x, mem + ea_, sizeof x);                                       \
+        *sp++ = (expr);                                                        \
+        pc += 3;                                                               \
         VM_NEXT;                                                               \
     }
 #define STORE(op, T, expr)                                                     \
@@ -582,6 +594,109 @@ enter: {
         pc += 1;                                                               \
         VM_NEXT;                                                               \
     }
+/* The same operator with b from a local (_L) or a constant (_K). */
+#define BINX(op, T, get, expr, put)                                            \
+    BIN(op, T, get, expr, put)                                                 \
+    VM_CASE(op##_L) {                                                          \
+        T b = get(fp[pc[1].u64]), a = get(sp[-1]);                             \
+        sp[-1] = put(expr);                                                    \
+        pc += 2;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_K) {                                                          \
+        T b = get(pc[1].u64), a = get(sp[-1]);                                 \
+        sp[-1] = put(expr);                                                    \
+        pc += 2;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_S) {                                                          \
+        T b = get(sp[-1]), a = get(sp[-2]);                                    \
+        sp -= 2;                                                               \
+        fp[pc[1].u64] = put(expr);                                             \
+        pc += 2;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_LS) {                                                         \
+        T b = get(fp[pc[1].u64]), a = get(sp[-1]);                             \
+        sp -= 1;                                                               \
+        fp[pc[2].u64] = put(expr);                                             \
+        pc += 3;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_KS) {                                                         \
+        T b = get(pc[1].u64), a = get(sp[-1]);                                 \
+        sp -= 1;                                                               \
+        fp[pc[2].u64] = put(expr);                                             \
+        pc += 3;                                                               \
+        VM_NEXT;                                                               \
+    }
+/* Arithmetic, with every operand and result form of ops.h. */
+#define BINA(op, T, get, expr, put)                                            \
+    BINX(op, T, get, expr, put)                                                \
+    VM_CASE(op##_LL) {                                                         \
+        T a = get(fp[pc[1].u64]), b = get(fp[pc[2].u64]);                      \
+        *sp++ = put(expr);                                                     \
+        pc += 3;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_LK) {                                                         \
+        T a = get(fp[pc[1].u64]), b = get(pc[2].u64);                          \
+        *sp++ = put(expr);                                                     \
+        pc += 3;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_LLS) {                                                        \
+        T a = get(fp[pc[1].u64]), b = get(fp[pc[2].u64]);                      \
+        fp[pc[3].u64] = put(expr);                                             \
+        pc += 4;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_LKS) {                                                        \
+        T a = get(fp[pc[1].u64]), b = get(pc[2].u64);                          \
+        fp[pc[3].u64] = put(expr);                                             \
+        pc += 4;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_T) {                                                          \
+        T b = get(sp[-1]), a = get(sp[-2]);                                    \
+        sp--;                                                                  \
+        sp[-1] = fp[pc[1].u64] = put(expr);                                    \
+        pc += 2;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_LT) {                                                         \
+        T b = get(fp[pc[1].u64]), a = get(sp[-1]);                             \
+        sp[-1] = fp[pc[2].u64] = put(expr);                                    \
+        pc += 3;                                                               \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_KT) {                                                         \
+        T b = get(pc[1].u64), a = get(sp[-1]);                                 \
+        sp[-1] = fp[pc[2].u64] = put(expr);                                    \
+        pc += 3;                                                               \
+        VM_NEXT;                                                               \
+    }
+/* A comparison, also fused with the br_if that consumes it. */
+#define BINC(op, T, get, expr, put)                                            \
+    BINX(op, T, get, expr, put)                                                \
+    VM_CASE(op##_BR) {                                                         \
+        T b = get(sp[-1]), a = get(sp[-2]);                                    \
+        sp -= 2;                                                               \
+        pc += (expr) ? pc[1].i64 : 2;                                          \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_L_BR) {                                                       \
+        T b = get(fp[pc[1].u64]), a = get(sp[-1]);                             \
+        sp -= 1;                                                               \
+        pc += (expr) ? pc[2].i64 : 3;                                          \
+        VM_NEXT;                                                               \
+    }                                                                          \
+    VM_CASE(op##_K_BR) {                                                       \
+        T b = get(pc[1].u64), a = get(sp[-1]);                                 \
+        sp -= 1;                                                               \
+        pc += (expr) ? pc[2].i64 : 3;                                          \
+        VM_NEXT;                                                               \
+    }
 #define UN(op, T, get, expr, put)                                              \
     VM_CASE(op) {                                                              \
         T a = get(sp[-1]);                                                     \
@@ -601,27 +716,27 @@ enter: {
 #define PUTF64(x) pw_f64_bits(x)
 
     UN(I32_EQZ, uint32_t, U32, a == 0, PUT32)
-    BIN(I32_EQ, uint32_t, U32, a == b, PUT32)
-    BIN(I32_NE, uint32_t, U32, a != b, PUT32)
-    BIN(I32_LT_S, uint32_t, U32, (int32_t)a < (int32_t)b, PUT32)
-    BIN(I32_LT_U, uint32_t, U32, a < b, PUT32)
-    BIN(I32_GT_S, uint32_t, U32, (int32_t)a > (int32_t)b, PUT32)
-    BIN(I32_GT_U, uint32_t, U32, a > b, PUT32)
-    BIN(I32_LE_S, uint32_t, U32, (int32_t)a <= (int32_t)b, PUT32)
-    BIN(I32_LE_U, uint32_t, U32, a <= b, PUT32)
-    BIN(I32_GE_S, uint32_t, U32, (int32_t)a >= (int32_t)b, PUT32)
-    BIN(I32_GE_U, uint32_t, U32, a >= b, PUT32)
+    BINC(I32_EQ, uint32_t, U32, a == b, PUT32)
+    BINC(I32_NE, uint32_t, U32, a != b, PUT32)
+    BINC(I32_LT_S, uint32_t, U32, (int32_t)a < (int32_t)b, PUT32)
+    BINC(I32_LT_U, uint32_t, U32, a < b, PUT32)
+    BINC(I32_GT_S, uint32_t, U32, (int32_t)a > (int32_t)b, PUT32)
+    BINC(I32_GT_U, uint32_t, U32, a > b, PUT32)
+    BINC(I32_LE_S, uint32_t, U32, (int32_t)a <= (int32_t)b, PUT32)
+    BINC(I32_LE_U, uint32_t, U32, a <= b, PUT32)
+    BINC(I32_GE_S, uint32_t, U32, (int32_t)a >= (int32_t)b, PUT32)
+    BINC(I32_GE_U, uint32_t, U32, a >= b, PUT32)
     UN(I64_EQZ, uint64_t, U64, a == 0, PUT32)
-    BIN(I64_EQ, uint64_t, U64, a == b, PUT32)
-    BIN(I64_NE, uint64_t, U64, a != b, PUT32)
-    BIN(I64_LT_S, uint64_t, U64, (int64_t)a < (int64_t)b, PUT32)
-    BIN(I64_LT_U, uint64_t, U64, a < b, PUT32)
-    BIN(I64_GT_S, uint64_t, U64, (int64_t)a > (int64_t)b, PUT32)
-    BIN(I64_GT_U, uint64_t, U64, a > b, PUT32)
-    BIN(I64_LE_S, uint64_t, U64, (int64_t)a <= (int64_t)b, PUT32)
-    BIN(I64_LE_U, uint64_t, U64, a <= b, PUT32)
-    BIN(I64_GE_S, uint64_t, U64, (int64_t)a >= (int64_t)b, PUT32)
-    BIN(I64_GE_U, uint64_t, U64, a >= b, PUT32)
+    BINC(I64_EQ, uint64_t, U64, a == b, PUT32)
+    BINC(I64_NE, uint64_t, U64, a != b, PUT32)
+    BINC(I64_LT_S, uint64_t, U64, (int64_t)a < (int64_t)b, PUT32)
+    BINC(I64_LT_U, uint64_t, U64, a < b, PUT32)
+    BINC(I64_GT_S, uint64_t, U64, (int64_t)a > (int64_t)b, PUT32)
+    BINC(I64_GT_U, uint64_t, U64, a > b, PUT32)
+    BINC(I64_LE_S, uint64_t, U64, (int64_t)a <= (int64_t)b, PUT32)
+    BINC(I64_LE_U, uint64_t, U64, a <= b, PUT32)
+    BINC(I64_GE_S, uint64_t, U64, (int64_t)a >= (int64_t)b, PUT32)
+    BINC(I64_GE_U, uint64_t, U64, a >= b, PUT32)
     BIN(F32_EQ, float, F32V, a == b, PUT32)
     BIN(F32_NE, float, F32V, a != b, PUT32)
     BIN(F32_LT, float, F32V, a < b, PUT32)
@@ -638,9 +753,9 @@ enter: {
     UN(I32_CLZ, uint32_t, U32, pw_clz32(a), PUT32)
     UN(I32_CTZ, uint32_t, U32, pw_ctz32(a), PUT32)
     UN(I32_POPCNT, uint32_t, U32, (uint32_t)__builtin_popcount(a), PUT32)
-    BIN(I32_ADD, uint32_t, U32, a + b, PUT32)
-    BIN(I32_SUB, uint32_t, U32, a - b, PUT32)
-    BIN(I32_MUL, uint32_t, U32, a * b, PUT32)
+    BINA(I32_ADD, uint32_t, U32, a + b, PUT32)
+    BINA(I32_SUB, uint32_t, U32, a - b, PUT32)
+    BINA(I32_MUL, uint32_t, U32, a * b, PUT32)
     VM_CASE(I32_DIV_S) {
         uint32_t b = U32(sp[-1]), a = U32(sp[-2]);
         if (b == 0)
@@ -679,21 +794,21 @@ enter: {
         pc += 1;
         VM_NEXT;
     }
-    BIN(I32_AND, uint32_t, U32, a & b, PUT32)
-    BIN(I32_OR, uint32_t, U32, a | b, PUT32)
-    BIN(I32_XOR, uint32_t, U32, a ^ b, PUT32)
-    BIN(I32_SHL, uint32_t, U32, a << (b & 31), PUT32)
-    BIN(I32_SHR_S, uint32_t, U32, pw_shr_s32(a, b), PUT32)
-    BIN(I32_SHR_U, uint32_t, U32, a >> (b & 31), PUT32)
+    BINA(I32_AND, uint32_t, U32, a & b, PUT32)
+    BINA(I32_OR, uint32_t, U32, a | b, PUT32)
+    BINA(I32_XOR, uint32_t, U32, a ^ b, PUT32)
+    BINA(I32_SHL, uint32_t, U32, a << (b & 31), PUT32)
+    BINA(I32_SHR_S, uint32_t, U32, pw_shr_s32(a, b), PUT32)
+    BINA(I32_SHR_U, uint32_t, U32, a >> (b & 31), PUT32)
     BIN(I32_ROTL, uint32_t, U32, pw_rotl32(a, b), PUT32)
     BIN(I32_ROTR, uint32_t, U32, pw_rotr32(a, b), PUT32)
 
     UN(I64_CLZ, uint64_t, U64, pw_clz64(a), PUT64)
     UN(I64_CTZ, uint64_t, U64, pw_ctz64(a), PUT64)
     UN(I64_POPCNT, uint64_t, U64, (uint64_t)__builtin_popcountll(a), PUT64)
-    BIN(I64_ADD, uint64_t, U64, a + b, PUT64)
-    BIN(I64_SUB, uint64_t, U64, a - b, PUT64)
-    BIN(I64_MUL, uint64_t, U64, a * b, PUT64)
+    BINA(I64_ADD, uint64_t, U64, a + b, PUT64)
+    BINA(I64_SUB, uint64_t, U64, a - b, PUT64)
+    BINA(I64_MUL, uint64_t, U64, a * b, PUT64)
     VM_CASE(I64_DIV_S) {
         uint64_t b = sp[-1], a = sp[-2];
         if (b == 0)
@@ -732,12 +847,12 @@ enter: {
         pc += 1;
         VM_NEXT;
     }
-    BIN(I64_AND, uint64_t, U64, a & b, PUT64)
-    BIN(I64_OR, uint64_t, U64, a | b, PUT64)
-    BIN(I64_XOR, uint64_t, U64, a ^ b, PUT64)
-    BIN(I64_SHL, uint64_t, U64, a << (b & 63), PUT64)
-    BIN(I64_SHR_S, uint64_t, U64, pw_shr_s64(a, b), PUT64)
-    BIN(I64_SHR_U, uint64_t, U64, a >> (b & 63), PUT64)
+    BINA(I64_AND, uint64_t, U64, a & b, PUT64)
+    BINA(I64_OR, uint64_t, U64, a | b, PUT64)
+    BINA(I64_XOR, uint64_t, U64, a ^ b, PUT64)
+    BINA(I64_SHL, uint64_t, U64, a << (b & 63), PUT64)
+    BINA(I64_SHR_S, uint64_t, U64, pw_shr_s64(a, b), PUT64)
+    BINA(I64_SHR_U, uint64_t, U64, a >> (b & 63), PUT64)
     BIN(I64_ROTL, uint64_t, U64, pw_rotl64(a, b), PUT64)
     BIN(I64_ROTR, uint64_t, U64, pw_rotr64(a, b), PUT64)
 
@@ -749,10 +864,10 @@ enter: {
     UN(F32_TRUNC, float, F32V, pw_truncf(a), PUTF32)
     UN(F32_NEAREST, float, F32V, pw_nearestf(a), PUTF32)
     UN(F32_SQRT, float, F32V, sqrtf(a), PUTF32)
-    BIN(F32_ADD, float, F32V, a + b, PUTF32)
-    BIN(F32_SUB, float, F32V, a - b, PUTF32)
-    BIN(F32_MUL, float, F32V, a * b, PUTF32)
-    BIN(F32_DIV, float, F32V, a / b, PUTF32)
+    BINA(F32_ADD, float, F32V, a + b, PUTF32)
+    BINA(F32_SUB, float, F32V, a - b, PUTF32)
+    BINA(F32_MUL, float, F32V, a * b, PUTF32)
+    BINA(F32_DIV, float, F32V, a / b, PUTF32)
     BIN(F32_MIN, float, F32V, pw_fminf(a, b), PUTF32)
     BIN(F32_MAX, float, F32V, pw_fmaxf(a, b), PUTF32)
     BIN(F32_COPYSIGN, uint32_t, U32, (a & 0x7fffffffu) | (b & 0x80000000u), PUT32)
@@ -763,10 +878,10 @@ enter: {
     UN(F64_TRUNC, double, F64V, pw_trunc(a), PUTF64)
     UN(F64_NEAREST, double, F64V, pw_nearest(a), PUTF64)
     UN(F64_SQRT, double, F64V, sqrt(a), PUTF64)
-    BIN(F64_ADD, double, F64V, a + b, PUTF64)
-    BIN(F64_SUB, double, F64V, a - b, PUTF64)
-    BIN(F64_MUL, double, F64V, a * b, PUTF64)
-    BIN(F64_DIV, double, F64V, a / b, PUTF64)
+    BINA(F64_ADD, double, F64V, a + b, PUTF64)
+    BINA(F64_SUB, double, F64V, a - b, PUTF64)
+    BINA(F64_MUL, double, F64V, a * b, PUTF64)
+    BINA(F64_DIV, double, F64V, a / b, PUTF64)
     BIN(F64_MIN, double, F64V, pw_fmin(a, b), PUTF64)
     BIN(F64_MAX, double, F64V, pw_fmax(a, b), PUTF64)
     BIN(F64_COPYSIGN, uint64_t, U64, (a & 0x7fffffffffffffffull) | (b & 0x8000000000000000ull), PUT64)
@@ -845,9 +960,13 @@ done:
     return rc;
 
 #undef RELOAD_MEM
+#undef MOVE_DOWN
 #undef TRAP
 #undef TICK
 #undef BIN
+#undef BINX
+#undef BINA
+#undef BINC
 #undef UN
 #undef U32
 #undef U64

@@ -53,12 +53,9 @@
     X(DATA_DROP, 1)        /* [dataidx] */                                     \
     X(MEMORY_COPY, 0)      /* : pop d s n */                                   \
     X(MEMORY_FILL, 0)      /* : pop d val n */                                 \
-    X(LOCAL_GET2, 2)       /* [slot slot] : two local.get in a row */           \
-    X(I32_ADD_LC, 2)       /* [slot k] : push local + k (i32) */                \
-    X(BR_IF_EQZ_L, 2)      /* [off slot] : jump if local == 0 (i32) */          \
-    X(I32_LT_S_BR_IF, 1)   /* [off] : pop b a; jump if a < b (i32, signed) */   \
-    X(I32_LT_U_BR_IF, 1)   /* [off] : pop b a; jump if a < b (i32, unsigned) */ \
-    X(I32_NE_BR_IF, 1)     /* [off] : pop b a; jump if a != b (i32) */
+    X(LOCAL_SET_GET, 2)    /* [slot slot] : local.set then local.get */        \
+    X(LOCAL_COPY, 2)       /* [src dst] : local.get src; local.set dst */      \
+    X(CONST_SET, 2)        /* [bits dst] : const; local.set dst */
 
 /*
  * Memory access: X(name, wasm opcode, access bytes, value type, natural
@@ -232,6 +229,44 @@
     X(I64_TRUNC_SAT_F64_S, 0x106, F64, NONE, I64)                             \
     X(I64_TRUNC_SAT_F64_U, 0x107, F64, NONE, I64)
 
+/*
+ * Superinstructions, made by the translator from common sequences:
+ *   NAME_L [slot]      local.get slot; NAME       (b is the local)
+ *   NAME_K [bits]      i32/i64/f32/f64.const; NAME (b is the constant)
+ * for these binary operators; and for the integer comparisons
+ *   NAME_BR [off]          NAME; br_if        (pop b a; jump if a OP b)
+ *   NAME_L_BR [slot off]   local.get; NAME; br_if
+ *   NAME_K_BR [bits off]   const; NAME; br_if
+ * Loads have NAME_L [offset slot]: local.get slot; NAME offset.
+ * The binary operators also write straight to a local (local.set dst):
+ *   NAME_S [dst]   NAME_LS [slot dst]   NAME_KS [bits dst]
+ * and the arithmetic ones (PW_FUSED_ARITH) take both operands from locals
+ * or a local and a constant, and tee their result:
+ *   NAME_LL [a b]  NAME_LK [a bits]  NAME_LLS [a b dst]  NAME_LKS [a bits dst]
+ *   NAME_T [dst]   NAME_LT [b dst]   NAME_KT [bits dst]
+ */
+#define PW_FUSED_BINOPS(X) PW_FUSED_ARITH(X) PW_FUSED_CMPS(X)
+
+#define PW_FUSED_ARITH(X)                                                     \
+    X(I32_ADD) X(I32_SUB) X(I32_MUL) X(I32_AND) X(I32_OR) X(I32_XOR)          \
+    X(I32_SHL) X(I32_SHR_S) X(I32_SHR_U)                                      \
+    X(I64_ADD) X(I64_SUB) X(I64_MUL) X(I64_AND) X(I64_OR) X(I64_XOR)          \
+    X(I64_SHL) X(I64_SHR_S) X(I64_SHR_U)                                      \
+    X(F32_ADD) X(F32_SUB) X(F32_MUL) X(F32_DIV)                               \
+    X(F64_ADD) X(F64_SUB) X(F64_MUL) X(F64_DIV)
+
+#define PW_FUSED_CMPS(X)                                                      \
+    X(I32_EQ) X(I32_NE) X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U)       \
+    X(I32_LE_S) X(I32_LE_U) X(I32_GE_S) X(I32_GE_U)                           \
+    X(I64_EQ) X(I64_NE) X(I64_LT_S) X(I64_LT_U) X(I64_GT_S) X(I64_GT_U)       \
+    X(I64_LE_S) X(I64_LE_U) X(I64_GE_S) X(I64_GE_U)
+
+#define PW_FUSED_LOADS(X)                                                     \
+    X(I32_LOAD) X(I64_LOAD) X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S)            \
+    X(I32_LOAD8_U) X(I32_LOAD16_S) X(I32_LOAD16_U) X(I64_LOAD8_S)             \
+    X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U) X(I64_LOAD32_S)            \
+    X(I64_LOAD32_U)
+
 enum pw_op {
 #define PW_X_CONTROL(name, nimm) PW_OP_##name,
 #define PW_X_MEMORY(name, byte, size, type, align) PW_OP_##name,
@@ -239,6 +274,20 @@ enum pw_op {
     PW_CONTROL_OPS(PW_X_CONTROL)
     PW_MEMORY_OPS(PW_X_MEMORY)
     PW_NUMERIC_OPS(PW_X_NUMERIC)
+#define PW_X_FUSED(name) PW_OP_##name##_L, PW_OP_##name##_K, PW_OP_##name##_S,           \
+                         PW_OP_##name##_LS, PW_OP_##name##_KS,
+#define PW_X_FUSED_BR(name) PW_OP_##name##_BR, PW_OP_##name##_L_BR, PW_OP_##name##_K_BR,
+#define PW_X_FUSED_LOAD(name) PW_OP_##name##_L,
+#define PW_X_FUSED_ARITH(name) PW_OP_##name##_LL, PW_OP_##name##_LK, PW_OP_##name##_LLS, \
+    PW_OP_##name##_LKS, PW_OP_##name##_T, PW_OP_##name##_LT, PW_OP_##name##_KT,
+    PW_FUSED_BINOPS(PW_X_FUSED)
+    PW_FUSED_ARITH(PW_X_FUSED_ARITH)
+    PW_FUSED_CMPS(PW_X_FUSED_BR)
+    PW_FUSED_LOADS(PW_X_FUSED_LOAD)
+#undef PW_X_FUSED
+#undef PW_X_FUSED_BR
+#undef PW_X_FUSED_LOAD
+#undef PW_X_FUSED_ARITH
 #undef PW_X_CONTROL
 #undef PW_X_MEMORY
 #undef PW_X_NUMERIC

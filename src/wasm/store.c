@@ -81,6 +81,22 @@ perch_moddesc perch_module_import(const perch_module *module, size_t i)
     return d;
 }
 
+bool perch_module_import_functype(const perch_module *module, size_t i, perch_functype *out)
+{
+    const pw_module *m = module->m;
+    const pw_functype *ft;
+    const perch_valkind *k;
+    if (i >= m->nimports || m->imports[i].kind != PW_EXTERN_FUNC)
+        return false;
+    ft = &m->types[m->imports[i].type_index];
+    k = module->kind_pool + (ft->types - m->type_pool);
+    out->nparams = ft->nparams;
+    out->params = k;
+    out->nresults = ft->nresults;
+    out->results = k + ft->nparams;
+    return true;
+}
+
 size_t perch_module_export_count(const perch_module *module) { return module->m->nexports; }
 
 perch_moddesc perch_module_export(const perch_module *module, size_t i)
@@ -136,10 +152,17 @@ void perch_store_delete(perch_store *s)
 
 void perch_store_set_limits(perch_store *s, const perch_limits *limits)
 {
+    uint32_t depth = s->limits.call_depth;
     s->limits = *limits;
+    s->fuel = limits->fuel;
+    if (s->depth > 0) {
+        /* Called from a host function: the running frames stay where they
+         * are, so the depth limit keeps its value until the call ends. */
+        s->limits.call_depth = depth;
+        return;
+    }
     if (s->limits.call_depth == 0)
         s->limits.call_depth = 1;
-    s->fuel = limits->fuel;
     /* The frame array is sized for the depth limit on the next call. */
     pb_free(s->frames);
     s->frames = NULL;

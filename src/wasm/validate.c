@@ -30,7 +30,8 @@ typedef struct ctrl {
     const pw_valtype *results;
     uint32_t nparams, nresults;
     uint32_t height;  /* operand stack height below the params */
-    size_t head;      /* LOOP: cell of the loop head; IF: cell of BR_UNLESS */
+    size_t head;      /* LOOP: cell of the loop head; IF: the branch to else */
+    size_t head_off;  /* IF: the cell holding that branch's offset */
     size_t chain;     /* forward branches to patch at `end` (cell index + 1) */
 } ctrl;
 
@@ -55,7 +56,12 @@ typedef struct vstate {
     size_t ncells, capcells;
     bool live;
     bool oom;
+    size_t last;           /* opcode cell of the last instruction, or NO_LAST */
+    size_t prev;           /* the one before it, when contiguous, or NO_LAST */
 } vstate;
+
+/* No instruction to fuse with: nothing emitted yet, or a label since. */
+#define NO_LAST SIZE_MAX
 
 /* ---- numeric opcode table ------------------------------------------------ */
 
@@ -92,6 +98,75 @@ static const meminfo memops[0x3f] = {
 #undef I64
 #undef F32
 #undef F64
+
+/* ---- superinstructions (ops.h) ------------------------------------------- */
+
+static const uint16_t fuse_l[PW_OP__COUNT] = {
+#define PW_X(name) [PW_OP_##name] = PW_OP_##name##_L,
+    PW_FUSED_BINOPS(PW_X) PW_FUSED_LOADS(PW_X)
+#undef PW_X
+};
+static const uint16_t fuse_k[PW_OP__COUNT] = {
+#define PW_X(name) [PW_OP_##name] = PW_OP_##name##_K,
+    PW_FUSED_BINOPS(PW_X)
+#undef PW_X
+};
+/* A binary operator in any of its forms, followed by local.set. */
+static const uint16_t fuse_s[PW_OP__COUNT] = {
+#define PW_X(name) [PW_OP_##name] = PW_OP_##name##_S, [PW_OP_##name##_L] = PW_OP_##name##_LS, \
+                   [PW_OP_##name##_K] = PW_OP_##name##_KS,
+    PW_FUSED_BINOPS(PW_X)
+#undef PW_X
+#define PW_X(name) [PW_OP_##name##_LL] = PW_OP_##name##_LLS, [PW_OP_##name##_LK] = PW_OP_##name##_LKS,
+    PW_FUSED_ARITH(PW_X)
+#undef PW_X
+};
+/* ... followed by local.tee. */
+static const uint16_t fuse_t[PW_OP__COUNT] = {
+#define PW_X(name) [PW_OP_##name] = PW_OP_##name##_T, [PW_OP_##name##_L] = PW_OP_##name##_LT, \
+                   [PW_OP_##name##_K] = PW_OP_##name##_KT,
+    PW_FUSED_ARITH(PW_X)
+#undef PW_X
+};
+/* local.get a; local.get b; OP and local.get a; const k; OP. */
+static const uint16_t fuse_ll[PW_OP__COUNT] = {
+#define PW_X(name) [PW_OP_##name] = PW_OP_##name##_LL,
+    PW_FUSED_ARITH(PW_X)
+#undef PW_X
+};
+static const uint16_t fuse_lk[PW_OP__COUNT] = {
+#define PW_X(name) [PW_OP_##name] = PW_OP_##name##_LK,
+    PW_FUSED_ARITH(PW_X)
+#undef PW_X
+};
+/* Cells taken by each form that may be fused further. */
+static const uint8_t form_len[PW_OP__COUNT] = {
+#define PW_X(name) [PW_OP_##name] = 1, [PW_OP_##name##_L] = 2, [PW_OP_##name##_K] = 2,
+    PW_FUSED_BINOPS(PW_X)
+#undef PW_X
+#define PW_X(name) [PW_OP_##name##_LL] = 3, [PW_OP_##name##_LK] = 3,
+    PW_FUSED_ARITH(PW_X)
+#undef PW_X
+};
+
+/* A comparison in any of its three forms, followed by br_if. */
+static const uint16_t fuse_br[PW_OP__COUNT] = {
+#define PW_X(name) [PW_OP_##name] = PW_OP_##name##_BR, [PW_OP_##name##_L] = PW_OP_##name##_L_BR, \
+                   [PW_OP_##name##_K] = PW_OP_##name##_K_BR,
+    PW_FUSED_CMPS(PW_X)
+#undef PW_X
+};
+/* The comparison that is true exactly when this one is false. */
+#define NEG2(a, b) [PW_OP_##a] = PW_OP_##b, [PW_OP_##b] = PW_OP_##a,                             \
+                   [PW_OP_##a##_L] = PW_OP_##b##_L, [PW_OP_##b##_L] = PW_OP_##a##_L,             \
+                   [PW_OP_##a##_K] = PW_OP_##b##_K, [PW_OP_##b##_K] = PW_OP_##a##_K
+static const uint16_t negate[PW_OP__COUNT] = {
+    NEG2(I32_EQ, I32_NE), NEG2(I32_LT_S, I32_GE_S), NEG2(I32_LT_U, I32_GE_U),
+    NEG2(I32_GT_S, I32_LE_S), NEG2(I32_GT_U, I32_LE_U),
+    NEG2(I64_EQ, I64_NE), NEG2(I64_LT_S, I64_GE_S), NEG2(I64_LT_U, I64_GE_U),
+    NEG2(I64_GT_S, I64_LE_S), NEG2(I64_GT_U, I64_LE_U),
+};
+#undef NEG2
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -162,7 +237,71 @@ static size_t emit(vstate *v, uint64_t x)
     return v->ncells++;
 }
 
-static size_t emit_op(vstate *v, enum pw_op op) { return emit(v, (uint64_t)op); }
+static size_t emit_op(vstate *v, enum pw_op op)
+{
+    size_t at = emit(v, (uint64_t)op);
+    if (v->live) {
+        v->prev = v->last;
+        v->last = at;
+    }
+    return at;
+}
+
+/* The last instruction, when it is op-shaped and its cells end the code:
+ * its opcode, else PW_OP__COUNT. ncells is how many cells it takes. */
+static enum pw_op last_op(const vstate *v, size_t ncells)
+{
+    if (!v->live || v->last == NO_LAST || v->last + ncells != v->ncells)
+        return PW_OP__COUNT;
+    return (enum pw_op)v->cells[v->last].u64;
+}
+
+/*
+ * When the last instruction is a comparison (or i32.eqz), the branch that
+ * would consume its result: taken when the comparison holds (or, with
+ * negated, when it does not). PW_OP__COUNT when there is none.
+ */
+static enum pw_op fused_branch(const vstate *v, bool negated)
+{
+    enum pw_op prev;
+    size_t len;
+    if (!v->live || v->last == NO_LAST)
+        return PW_OP__COUNT;
+    prev = (enum pw_op)v->cells[v->last].u64;
+    len = v->ncells - v->last;
+    if (prev == PW_OP_I32_EQZ && len == 1)
+        return negated ? PW_OP_BR_IF : PW_OP_BR_UNLESS;
+    if (!fuse_br[prev] || len != form_len[prev])
+        return PW_OP__COUNT;
+    return (enum pw_op)fuse_br[negated ? negate[prev] : prev];
+}
+
+/* A binary operator: fold a preceding local.get or constant into it. */
+static void emit_binop(vstate *v, enum pw_op op)
+{
+    enum pw_op prev = last_op(v, 2);
+    bool after_get = v->prev != NO_LAST && v->prev + 2 == v->last &&
+                     v->cells[v->prev].u64 == PW_OP_LOCAL_GET;
+    if ((prev == PW_OP_LOCAL_GET || prev == PW_OP_CONST) && after_get &&
+        (prev == PW_OP_LOCAL_GET ? fuse_ll[op] : fuse_lk[op])) {
+        /* local.get a; (local.get b | const k); OP  ->  OP_LL a b | OP_LK a k */
+        v->cells[v->prev].u64 = prev == PW_OP_LOCAL_GET ? fuse_ll[op] : fuse_lk[op];
+        v->cells[v->prev + 2].u64 = v->cells[v->last + 1].u64;
+        v->ncells = v->prev + 3;
+        v->last = v->prev;
+        v->prev = NO_LAST;
+        return;
+    }
+    if (prev == PW_OP_LOCAL_GET && fuse_l[op]) {
+        v->cells[v->last].u64 = fuse_l[op];
+        return;
+    }
+    if (prev == PW_OP_CONST && fuse_k[op]) {
+        v->cells[v->last].u64 = fuse_k[op];
+        return;
+    }
+    emit_op(v, op);
+}
 
 static void update_live(vstate *v)
 {
@@ -443,6 +582,19 @@ static void emit_branch(vstate *v, ctrl *L, enum pw_op plain, enum pw_op move)
     label_types(L, &arity);
     dest = (uint64_t)v->nlocals + L->height;
     cur = (uint64_t)v->nlocals + v->nvals;
+    if (plain == PW_OP_BR_IF && cur - arity == dest) {
+        /* compare; br_if  ->  one compare-and-branch */
+        enum pw_op fused = fused_branch(v, false);
+        if (fused != PW_OP__COUNT) {
+            at = v->last;
+            v->cells[at].u64 = fused;
+            if (L->kind == K_LOOP)
+                emit(v, (uint64_t)((int64_t)L->head - (int64_t)at));
+            else
+                emit_fwd(v, L, at);
+            return;
+        }
+    }
     at = emit_op(v, cur - arity == dest ? plain : move);
     if (L->kind == K_LOOP)
         emit(v, (uint64_t)((int64_t)L->head - (int64_t)at));
@@ -597,7 +749,10 @@ static perch_err_kind instr(vstate *v, bool *done)
             return rc;
         if ((rc = pop(v, at, ni->a)) || (rc = push(v, ni->r)))
             return rc;
-        emit_op(v, ni->op);
+        if (ni->b)
+            emit_binop(v, ni->op);
+        else
+            emit_op(v, ni->op);
         return PERCH_OK;
     }
     if (op >= 0x28 && op <= 0x3e) {
@@ -610,6 +765,13 @@ static perch_err_kind instr(vstate *v, bool *done)
                 return rc;
         } else if ((rc = pop(v, at, mi->type)) || (rc = pop(v, at, PW_T_I32))) {
             return rc;
+        }
+        if (last_op(v, 2) == PW_OP_LOCAL_GET && fuse_l[mi->op]) {
+            uint64_t slot = v->cells[v->last + 1].u64;
+            v->cells[v->last].u64 = fuse_l[mi->op];
+            v->cells[v->last + 1].u64 = offset;
+            emit(v, slot);
+            return PERCH_OK;
         }
         emit_op(v, mi->op);
         emit(v, offset);
@@ -640,12 +802,22 @@ static perch_err_kind instr(vstate *v, bool *done)
         if ((rc = rd_blocktype(v, &bt)) || (rc = pop(v, at, PW_T_I32)) ||
             (rc = pop_n(v, at, bt.params, bt.nparams)))
             return rc;
-        head = v->ncells;
-        emit_op(v, PW_OP_BR_UNLESS);
-        emit(v, 0);
-        if ((rc = push_ctrl(v, at, K_IF, bt.params, bt.nparams, bt.results, bt.nresults)))
-            return rc;
-        v->ctrls[v->nctrls - 1].head = head;
+        {
+            /* compare; if  ->  branch to else when the comparison fails */
+            enum pw_op fused = fused_branch(v, true);
+            size_t off;
+            if (fused != PW_OP__COUNT) {
+                head = v->last;
+                v->cells[head].u64 = fused;
+            } else {
+                head = emit_op(v, PW_OP_BR_UNLESS);
+            }
+            off = emit(v, 0);
+            if ((rc = push_ctrl(v, at, K_IF, bt.params, bt.nparams, bt.results, bt.nresults)))
+                return rc;
+            v->ctrls[v->nctrls - 1].head = head;
+            v->ctrls[v->nctrls - 1].head_off = off;
+        }
         return PERCH_OK;
     }
     case 0x05: /* else */
@@ -659,7 +831,8 @@ static perch_err_kind instr(vstate *v, bool *done)
             emit_fwd(v, L, jat);
         }
         if (!L->dead && !v->oom)
-            v->cells[L->head + 1].i64 = (int64_t)(v->ncells - L->head);
+            v->cells[L->head_off].i64 = (int64_t)(v->ncells - L->head);
+        v->last = v->prev = NO_LAST;
         L->kind = K_ELSE;
         L->unreachable = false;
         update_live(v);
@@ -673,10 +846,11 @@ static perch_err_kind instr(vstate *v, bool *done)
                 (L->nparams && memcmp(L->params, L->results, L->nparams) != 0))
                 return invalid(v, at, "type mismatch: %s", "if without else must not change the stack type");
             if (!L->dead && !v->oom)
-                v->cells[L->head + 1].i64 = (int64_t)(v->ncells - L->head);
+                v->cells[L->head_off].i64 = (int64_t)(v->ncells - L->head);
         }
         if (!v->oom)
             patch_chain(v, L, v->ncells);
+        v->last = v->prev = NO_LAST;
         if (L->kind == K_FUNC) {
             /* Branches to the function's label land on this RETURN even
              * when the fall-through is unreachable. */
@@ -869,6 +1043,27 @@ static perch_err_kind instr(vstate *v, bool *done)
             rc = push(v, t);
         if (rc)
             return rc;
+        if (op == 0x20 && last_op(v, 2) == PW_OP_LOCAL_SET) {
+            v->cells[v->last].u64 = PW_OP_LOCAL_SET_GET;
+            emit(v, x);
+            return PERCH_OK;
+        }
+        if (op != 0x20 && v->live && v->last != NO_LAST) {
+            /* the value's producer writes the local itself */
+            enum pw_op prev = (enum pw_op)v->cells[v->last].u64;
+            size_t len = v->ncells - v->last;
+            const uint16_t *fuse = op == 0x21 ? fuse_s : fuse_t;
+            if (op == 0x21 && (prev == PW_OP_LOCAL_GET || prev == PW_OP_CONST) && len == 2) {
+                v->cells[v->last].u64 = prev == PW_OP_LOCAL_GET ? PW_OP_LOCAL_COPY : PW_OP_CONST_SET;
+                emit(v, x);
+                return PERCH_OK;
+            }
+            if (fuse[prev] && len == form_len[prev]) {
+                v->cells[v->last].u64 = fuse[prev];
+                emit(v, x);
+                return PERCH_OK;
+            }
+        }
         emit_op(v, op == 0x20 ? PW_OP_LOCAL_GET : op == 0x21 ? PW_OP_LOCAL_SET : PW_OP_LOCAL_TEE);
         emit(v, x);
         return PERCH_OK;
@@ -1020,6 +1215,7 @@ static perch_err_kind validate_body(const pw_module *m, uint32_t i, pw_code *cod
     v->ncells = 0;
     v->live = true;
     v->oom = false;
+    v->last = v->prev = NO_LAST;
     if ((rc = push_ctrl(v, code->body_start, K_FUNC, NULL, 0, pw_results(ft), ft->nresults)))
         return rc;
     while (!done) {

@@ -540,6 +540,10 @@ static void test_size_limits(void)
     memset(b.data, 0xa0, PM_MAX_PAYLOAD + 1);
     CHECK_INT(pm_from_cbor(b.data, PM_MAX_PAYLOAD + 1, &m, &err), PERCH_E_MANIFEST_MALFORMED);
     CHECK_STR(err.message, "payload is 1048577 bytes; the limit is 1048576");
+    memset(b.data, ' ', PM_MAX_PAYLOAD + 1);
+    CHECK_INT(pm_from_json((const char *)b.data, PM_MAX_PAYLOAD + 1, &m, &err),
+              PERCH_E_MANIFEST_MALFORMED);
+    CHECK_STR(err.message, "manifest is 1048577 bytes; the limit is 1048576");
     pb_buf_free(&b);
 }
 
@@ -709,6 +713,9 @@ static void test_quote(void)
         CHECK_INT(strlen(q), 63 + 5);
         CHECK(strcmp(q + 64, "...\"") == 0);
     }
+    /* code points that hide or reorder text are shown as \uXXXX */
+    pm_quote(q, sizeof q, (const uint8_t *)"a\xc2\x9b" "b\xe2\x80\xae" "c\xe2\x81\xa6", 11);
+    CHECK_STR(q, "\"a\\u009bb\\u202ec\\u2066\"");
     pm_quote(q, 4, (const uint8_t *)"abc", 3);
     CHECK_STR(q, "");
 }
