@@ -49,7 +49,8 @@ typedef struct cli_args {
 /*
  * Parse argv[1..argc). On a usage error prints "usage: ..." with the
  * command's name to stderr and returns false. rest receives arguments after
- * "--" (or they are an error when allow_rest is false).
+ * "--" (or they are an error when allow_rest is false). On failure nothing
+ * is left to free (out->pos is NULL).
  */
 bool cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts,
                size_t nopts, cli_args *out, bool allow_rest);

@@ -33,8 +33,22 @@ static const cli_opt *find_short(const cli_opt *opts, size_t n, char c)
     return NULL;
 }
 
+static bool parse_args(const char *cmd, int argc, char **argv, const cli_opt *opts,
+                       size_t nopts, cli_args *out, bool allow_rest);
+
+/* On failure out->pos is freed here, so callers need no cleanup on that path. */
 bool cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts,
                size_t nopts, cli_args *out, bool allow_rest)
+{
+    if (parse_args(cmd, argc, argv, opts, nopts, out, allow_rest))
+        return true;
+    pb_free(out->pos);
+    out->pos = NULL;
+    return false;
+}
+
+static bool parse_args(const char *cmd, int argc, char **argv, const cli_opt *opts,
+                       size_t nopts, cli_args *out, bool allow_rest)
 {
     memset(out, 0, sizeof *out);
     out->pos = pb_calloc((size_t)argc + 1, sizeof *out->pos);

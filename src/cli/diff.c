@@ -84,6 +84,12 @@ static perch_err_kind signature_read(module *mod, const pw_layout *layout, perch
     perch_err serr;
     perch_err_kind rc;
 
+    /* Unsigned: nothing to check, and no second pass over the bytes. */
+    if (pw_layout_custom(layout, mod->bytes.data, PT_SIGNATURE_SECTION, NULL) == 0) {
+        mod->sig = SIG_NONE;
+        mod->signer[0] = '\0';
+        return PERCH_OK;
+    }
     perch_err_clear(&serr);
     rc = pt_check_module(mod->bytes.data, mod->bytes.len, layout, &p, &v, &serr);
     if (rc == PERCH_E_IO) {
