@@ -31,7 +31,10 @@ count_log() {
 import json, sys
 p = f = s = 0
 for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
+    try:
+        r = json.loads(line)["result"]
+    except (ValueError, KeyError):
+        r = "UNREADABLE"
     if r in ("OK", "EXPECTEDFAIL"): p += 1
     elif r == "SKIP": s += 1
     else: f += 1
